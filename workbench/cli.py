@@ -1,0 +1,144 @@
+"""The ``workbench`` command: every widget action is also one command here."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+
+
+def _pull(args) -> int:
+    from workbench.models import registry
+
+    spec = registry.resolve(args.model)
+    t0 = time.perf_counter()
+    if spec.kind == "tiny":
+        registry.tokenizer_dir()
+        print(f"{spec.name}: tokenizer ready in {registry.tokenizer_dir()}")
+        return 0
+    path = registry.ensure_cached(spec, progress=lambda m: print(m, file=sys.stderr))
+    print(f"{spec.name}: ready in {path} ({time.perf_counter() - t0:.1f} s)")
+    return 0
+
+
+def _info(args) -> int:
+    from importlib.metadata import PackageNotFoundError, version
+
+    import workbench
+    from workbench import paths
+    from workbench.models import registry
+
+    def ver(pkg):
+        try:
+            return version(pkg)
+        except PackageNotFoundError:
+            return "not installed"
+
+    cached = {s.name: registry._manifest_ok(registry._cache_path(s)) for s in registry.list_models()
+              if s.kind == "gguf"}
+    info = {
+        "workbench": workbench.__version__,
+        "python": sys.version.split()[0],
+        **{pkg: ver(pkg) for pkg in ("torch", "transformers", "optimum-onnx", "onnxruntime", "txtai", "peft")},
+        "default_model": paths.default_model(),
+        "backend": "torch",
+        "models": [s.name for s in registry.list_models()],
+        "cached": cached,
+        "corpora": str(paths.corpora_dir()),
+        "exports": str(paths.exports_dir()),
+        "cache": str(paths.cache_dir()),
+    }
+    if args.json:
+        print(json.dumps(info, indent=2))
+    else:
+        width = max(map(len, info))
+        for k, v in info.items():
+            print(f"{k:<{width}}  {v}")
+    return 0
+
+
+def _chat(args) -> int:
+    from workbench.models import get_generator
+
+    messages = ([{"role": "system", "content": args.system}] if args.system else [])
+    messages.append({"role": "user", "content": args.message})
+    gen = get_generator(args.model, progress=lambda m: print(m, file=sys.stderr))
+    for piece in gen.stream(messages, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
+                            seed=args.seed):
+        print(piece, end="", flush=True)
+    c = gen.last
+    print()
+    print(f"[{c.model} · {c.backend} · {c.prompt_tokens} prompt + {c.completion_tokens} new tokens · "
+          f"{c.tokens_per_s:.1f} tok/s · {c.finish_reason}]", file=sys.stderr)
+    return 0
+
+
+def _demo(args) -> int:
+    from workbench.demo import run_demo
+
+    path = run_demo(model=args.model, out=args.out)
+    print(path)
+    return 0
+
+
+def _corpora_check(args) -> int:
+    from workbench.corpora import check_all
+
+    report = check_all(args.root, near_duplicate_threshold=args.threshold)
+    print(report.text())
+    return 0 if report.ok else 1
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="workbench", description="coTherapist Workbench command line")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    s = sub.add_parser("pull", help="convert and cache a model (the default one unless named)")
+    s.add_argument("--model", default=None)
+    s.set_defaults(func=_pull)
+
+    s = sub.add_parser("info", help="versions, paths, models and cache state")
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_info)
+
+    s = sub.add_parser("chat", help="answer one message, streaming the reply")
+    s.add_argument("message")
+    s.add_argument("--model", default=None)
+    s.add_argument("--system", default=None, help="system prompt")
+    s.add_argument("--max-new-tokens", type=int, default=256)
+    s.add_argument("--temperature", type=float, default=0.0)
+    s.add_argument("--seed", type=int, default=0)
+    s.set_defaults(func=_chat)
+
+    s = sub.add_parser("demo", help="run the demo pipeline and write a self-contained HTML report")
+    s.add_argument("--model", default=None)
+    s.add_argument("--out", default=None, help="output directory (default exports/demo)")
+    s.set_defaults(func=_demo)
+
+    s = sub.add_parser("corpora", help="validate the shipped (or your) corpora")
+    cs = s.add_subparsers(dest="action", required=True)
+    c = cs.add_parser("check", help="validate every corpus file; exit 1 on any problem")
+    c.add_argument("--root", default=None, help="corpora directory (default: the shipped corpora)")
+    c.add_argument("--threshold", type=float, default=None,
+                   help="cosine above which a query counts as a near-duplicate of a training dialogue")
+    c.set_defaults(func=_corpora_check)
+    return p
+
+
+def main(argv=None) -> int:
+    from workbench.errors import WorkbenchError
+
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except WorkbenchError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,220 @@
+"""The Generator protocol every backend implements, and its PyTorch implementation.
+
+A lean decode loop of our own (rather than ``model.generate``) so that prefill and decode are
+timed separately, text streams piece by piece, stop strings and a cancel flag are honoured, and
+the ONNX Runtime backend can mirror it step for step.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Iterator, Protocol, Sequence, runtime_checkable
+
+from workbench.errors import WorkbenchError
+
+ROLES = ("system", "user", "assistant")
+
+
+@dataclass
+class Completion:
+    """One generated answer with the numbers a researcher asks about."""
+
+    text: str
+    prompt_tokens: int
+    completion_tokens: int
+    prefill_s: float
+    decode_s: float
+    finish_reason: str  # stop | length | cancelled
+    model: str
+    backend: str
+
+    @property
+    def tokens_per_s(self) -> float:
+        return self.completion_tokens / self.decode_s if self.decode_s > 0 else 0.0
+
+
+@runtime_checkable
+class Generator(Protocol):
+    name: str
+    backend: str
+
+    def chat(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None) -> Completion: ...
+
+    def stream(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None) -> Iterator[str]: ...
+
+    def score_options(self, messages, options: Sequence[str]) -> list[float]: ...
+
+
+def check_messages(messages) -> list[dict]:
+    """Validate chat messages up front so the user sees which message is wrong and why."""
+    if isinstance(messages, str):
+        messages = [{"role": "user", "content": messages}]
+    if not isinstance(messages, (list, tuple)) or not messages:
+        raise WorkbenchError(
+            "No messages to answer.", fix='pass a non-empty list like [{"role": "user", "content": "…"}]'
+        )
+    out = []
+    for i, m in enumerate(messages):
+        if not isinstance(m, dict) or m.get("role") not in ROLES or not isinstance(m.get("content"), str):
+            raise WorkbenchError(
+                f"Message {i} is not a chat message: {m!r:.80}",
+                where=f"messages[{i}]",
+                fix=f'each message needs "role" (one of {", ".join(ROLES)}) and a string "content"',
+            )
+        out.append({"role": m["role"], "content": m["content"]})
+    if out[-1]["role"] != "user" or not out[-1]["content"].strip():
+        raise WorkbenchError(
+            "The last message must be a non-empty user message.",
+            where=f"messages[{len(out) - 1}]",
+            fix="type a question or statement for the model to answer",
+        )
+    return out
+
+
+class TorchGenerator:
+    """Greedy or sampled decoding with a KV cache on the CPU, through PyTorch eager."""
+
+    backend = "torch"
+
+    def __init__(self, model, tokenizer, name: str):
+        self.model, self.tokenizer, self.name = model, tokenizer, name
+        self.context_window = int(min(tokenizer.model_max_length, model.config.max_position_embeddings))
+        self.stop_ids = {i for i in (tokenizer.eos_token_id, model.config.eos_token_id) if i is not None}
+        self.last: Completion | None = None
+
+    # ---- prompt -------------------------------------------------------------------------------
+    def encode_chat(self, messages, *, max_new_tokens: int = 0, truncate: str = "error") -> list[int]:
+        """Chat-template the messages; apply the context-window policy (error, or drop oldest turns)."""
+        messages = check_messages(messages)
+        budget = self.context_window - max_new_tokens
+        while True:
+            ids = list(self.tokenizer.apply_chat_template(messages, add_generation_prompt=True, tokenize=True))
+            if len(ids) <= budget:
+                return ids
+            first = 1 if messages[0]["role"] == "system" else 0
+            if truncate != "oldest" or len(messages) - first <= 1:
+                raise WorkbenchError(
+                    f"The prompt is {len(ids)} tokens; with max_new_tokens={max_new_tokens} it exceeds "
+                    f"{self.name}'s context window of {self.context_window} tokens.",
+                    fix="shorten the message, lower max_new_tokens, or pass truncate='oldest' to drop the "
+                    "oldest turns of a long conversation",
+                )
+            del messages[first]
+
+    # ---- generation ---------------------------------------------------------------------------
+    def _pick(self, logits, temperature: float, rng):
+        import torch
+
+        if temperature <= 0:
+            return int(torch.argmax(logits))
+        probs = torch.softmax(logits.float() / temperature, dim=-1)
+        return int(torch.multinomial(probs, 1, generator=rng))
+
+    def _steps(self, ids: list[int], max_new_tokens: int, temperature: float, seed: int, cancel):
+        """Yield (token_id, prefill_s) lazily; stops at an end-of-turn token."""
+        import torch
+
+        rng = torch.Generator().manual_seed(seed)
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            out = self.model(input_ids=torch.tensor([ids]), use_cache=True)
+            prefill = time.perf_counter() - t0
+            for _ in range(max_new_tokens):
+                if cancel is not None and cancel.is_set():
+                    return
+                tok = self._pick(out.logits[0, -1], temperature, rng)
+                if tok in self.stop_ids:
+                    return
+                yield tok, prefill
+                out = self.model(
+                    input_ids=torch.tensor([[tok]]), past_key_values=out.past_key_values, use_cache=True
+                )
+
+    def _generate(self, messages, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
+                  truncate="error"):
+        ids = self.encode_chat(messages, max_new_tokens=max_new_tokens, truncate=truncate)
+        stop = [s for s in (stop or []) if s]
+        generated: list[int] = []
+        emitted, finish, prefill = "", "length", 0.0
+        t_start = time.perf_counter()
+        for tok, prefill in self._steps(ids, max_new_tokens, temperature, seed, cancel):
+            generated.append(tok)
+            text = self.tokenizer.decode(generated, skip_special_tokens=True)
+            if text.endswith("\ufffd"):  # a multi-byte character is still incomplete
+                continue
+            cut = min((text.find(s) for s in stop if s in text), default=-1)
+            if cut >= 0:
+                text, finish = text[:cut], "stop"
+            if len(text) > len(emitted):
+                yield text[len(emitted):]
+                emitted = text
+            if finish == "stop":
+                break
+        else:
+            if len(generated) < max_new_tokens:
+                finish = "cancelled" if cancel is not None and cancel.is_set() else "stop"
+        total = time.perf_counter() - t_start
+        self.last = Completion(
+            text=emitted.strip(),
+            prompt_tokens=len(ids),
+            completion_tokens=len(generated),
+            prefill_s=prefill,
+            decode_s=max(total - prefill, 1e-9),
+            finish_reason=finish,
+            model=self.name,
+            backend=self.backend,
+        )
+        return self.last
+
+    def stream(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
+               truncate="error") -> Iterator[str]:
+        """Yield text pieces as they are decoded; ``self.last`` holds the Completion afterwards."""
+        yield from self._generate(messages, max_new_tokens, temperature, seed, stop, cancel, truncate)
+
+    def chat(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
+             truncate="error") -> Completion:
+        gen = self._generate(messages, max_new_tokens, temperature, seed, stop, cancel, truncate)
+        while True:
+            try:
+                next(gen)
+            except StopIteration as done:
+                return done.value
+
+    # ---- scoring ------------------------------------------------------------------------------
+    def score_options(self, messages, options: Sequence[str], *, batch_size: int = 16) -> list[float]:
+        """Sum log-probability of each option as the assistant's reply, several options per forward pass.
+
+        Options are left-padded so they all end at the last position; explicit position ids keep
+        the padded rows numerically identical to scoring each option alone.
+        """
+        import torch
+
+        if not options or any(not isinstance(o, str) or not o for o in options):
+            raise WorkbenchError("score_options needs a non-empty list of non-empty strings.",
+                                 fix='e.g. options=["1", "2", "3", "4", "5"]')
+        prompt = self.encode_chat(messages)
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        encoded = [self.tokenizer.encode(o, add_special_tokens=False) for o in options]
+        scores: list[float] = []
+        with torch.inference_mode():
+            for start in range(0, len(encoded), batch_size):
+                chunk = encoded[start:start + batch_size]
+                seqs = [prompt + o for o in chunk]
+                width = max(map(len, seqs))
+                ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+                mask = torch.zeros((len(seqs), width), dtype=torch.long)
+                for r, s in enumerate(seqs):
+                    ids[r, width - len(s):] = torch.tensor(s)
+                    mask[r, width - len(s):] = 1
+                positions = (mask.cumsum(-1) - 1).clamp(min=0)
+                keep = max(map(len, chunk)) + 1
+                logits = self.model(
+                    input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep
+                ).logits.float()
+                logp = torch.log_softmax(logits, dim=-1)
+                for r, o in enumerate(chunk):
+                    n = len(o)
+                    rows = logp[r, keep - n - 1:keep - 1]
+                    scores.append(float(rows.gather(-1, ids[r, width - n:].unsqueeze(-1)).sum()))
+        return scores
