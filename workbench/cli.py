@@ -83,7 +83,7 @@ def _demo(args) -> int:
 
 
 def _corpora_check(args) -> int:
-    from workbench.corpora import check_all
+    from workbench.corpus_check import check_all
 
     report = check_all(args.root, near_duplicate_threshold=args.threshold)
     print(report.text())

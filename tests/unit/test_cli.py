@@ -1,0 +1,28 @@
+import json
+
+from workbench.cli import main
+
+
+def test_info_json(capsys):
+    assert main(["info", "--json"]) == 0
+    info = json.loads(capsys.readouterr().out)
+    assert info["default_model"] in info["models"] and info["torch"].startswith("2.13")
+
+
+def test_chat_streams_answer(capsys):
+    assert main(["chat", "What is behavioural activation?", "--model", "tiny-llama", "--max-new-tokens", "6"]) == 0
+    out = capsys.readouterr()
+    assert out.out.strip() and "6 new tokens" in out.err
+
+
+def test_unknown_model_is_a_clear_error(capsys):
+    assert main(["chat", "hi", "--model", "nope"]) == 2
+    err = capsys.readouterr().err
+    assert "Unknown model 'nope'" in err and "Fix:" in err
+
+
+def test_demo_writes_self_contained_report(tmp_path):
+    assert main(["demo", "--model", "tiny-llama", "--out", str(tmp_path)]) == 0
+    html = (tmp_path / "report.html").read_text()
+    assert "coTherapist Workbench" in html and "plotly" in html and "behavioural activation" in html
+    assert "<script src=\"http" not in html  # plotly.js is inlined, so it opens offline

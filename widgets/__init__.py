@@ -1,0 +1,1 @@
+"""ipywidgets views: each builds controls, calls one workbench function, and shows its result."""

@@ -1,0 +1,168 @@
+"""``workbench corpora check``: every corpus file validated, counted, and screened for leakage.
+
+Leakage: an evaluation query that nearly repeats a training dialogue would flatter the fine-tuned
+model. We embed each query and every user turn of the dialogues with MiniLM and flag a pair whose
+cosine reaches NEAR_DUPLICATE. 0.90 is where MiniLM pairs are paraphrases of one request (the
+all-MiniLM-L6-v2 paraphrase pairs cluster above 0.85, while two different questions on one
+clinical topic typically land at 0.5-0.8); the check prints the highest pair so the margin is
+visible.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from workbench import corpora as C
+from workbench import paths
+
+NEAR_DUPLICATE = 0.90
+MIN_COUNTS = {"cards": 60, "dialogues": 240, "queries": 60, "screening": 120}
+CARD_WORDS = (150, 400)
+
+
+@dataclass
+class CheckReport:
+    problems: list[C.Problem] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+    tables: dict[str, Counter] = field(default_factory=dict)
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def text(self) -> str:
+        lines = ["Corpora check", "", "Counts:"]
+        lines += [f"  {k:<22} {v}" for k, v in self.counts.items()]
+        for name, table in self.tables.items():
+            lines.append(f"\n{name}:")
+            lines += [f"  {k:<24} {v}" for k, v in sorted(table.items(), key=lambda kv: (-kv[1], kv[0]))]
+        if self.notes:
+            lines += [""] + self.notes
+        lines.append("")
+        if self.problems:
+            lines.append(f"{len(self.problems)} problem(s):")
+            lines += [f"  {p}" for p in self.problems]
+        else:
+            lines.append("OK: no problems found.")
+        return "\n".join(lines)
+
+
+def _guard(problems: C.Problems, fn, *args, **kw):
+    """Run a loader; a fatal error in one file becomes one problem, not the end of the check."""
+    try:
+        return fn(*args, **kw)
+    except C.CorpusError as exc:
+        problems.items.append(C.Problem(exc.where or "?", None, exc.what, exc.fix or ""))
+        return None
+
+
+def check_all(root: str | Path | None = None, near_duplicate_threshold: float | None = None) -> CheckReport:
+    root = Path(root) if root else paths.corpora_dir()
+    threshold = near_duplicate_threshold or NEAR_DUPLICATE
+    pr = C.Problems(strict=False)
+    rep = CheckReport()
+
+    cards = _guard(pr, C.load_cards, root / "knowledge", pr) or []
+    for c in cards:
+        words = len(c.body.split())
+        if not CARD_WORDS[0] <= words <= CARD_WORDS[1]:
+            pr.add(c.path, 1, f"card body has {words} words", f"keep cards within {CARD_WORDS[0]}-{CARD_WORDS[1]}")
+    card_ids = {c.id for c in cards}
+
+    dialogues = _guard(pr, C.load_dialogues, root / "dialogues", pr, strict_fields=True) or []
+    queries = _guard(pr, C.load_queries, root / "queries", pr, card_ids=card_ids) or []
+    for q in queries:
+        C._enum(q.topic, C.TOPICS, "topic", "queries", q.id, pr) if q.topic else None
+    rubric = _guard(pr, C.load_rubric, root / "rubric" / "tbars.yaml", pr)
+    inventories = _guard(pr, C.load_inventories, root / "inventories", pr) or {}
+    for inv in inventories.values():
+        by_trait = Counter(i.trait for i in inv.items)
+        for trait, n in by_trait.items():
+            keys = Counter(i.key for i in inv.items if i.trait == trait)
+            if abs(keys[1] - keys[-1]) > 1:
+                pr.add(f"inventories/{inv.name}", None, f"trait {trait} keys unbalanced ({dict(keys)})",
+                       "balance positive and reverse-keyed items")
+        rep.counts[f"inventory {inv.name} items"] = len(inv.items)
+    profiles = _guard(pr, C.load_reference_profiles, root / "inventories" / "reference_profiles.yaml") or []
+    for p in profiles:
+        inv = inventories.get(p.get("inventory"))
+        if inv is None:
+            pr.add("inventories/reference_profiles.yaml", getattr(p, "line", None),
+                   f"profile {p.get('name')!r} names unknown inventory {p.get('inventory')!r}",
+                   f"use one of: {', '.join(inventories)}")
+            continue
+        for trait in p.get("traits", {}):
+            if trait not in inv.traits:
+                pr.add("inventories/reference_profiles.yaml", None, f"profile {p.get('name')!r}: unknown trait {trait}",
+                       f"use one of: {', '.join(inv.traits)}")
+    prompts = _guard(pr, C.load_prompts, root / "prompts" / "library.yaml", pr) or {}
+    screening = _guard(pr, C.load_screening, root / "safety" / "screening.jsonl", pr) or []
+    safety = _guard(pr, C.load_safety_config, root / "safety") or {}
+    if safety:
+        _check_safety_config(safety, pr)
+
+    multi = sum(1 for d in dialogues if sum(m["role"] == "user" for m in d.messages) > 1)
+    rep.counts.update({
+        "cards": len(cards), "dialogues": len(dialogues), "multi-turn dialogues": multi,
+        "queries": len(queries), "risk queries": sum(q.risk for q in queries),
+        "rubric exemplars": len(rubric.exemplars()) if rubric else 0, "prompts": len(prompts),
+        "screening": len(screening), "screening with risk": sum(s.risk for s in screening),
+    })
+    for key, need in MIN_COUNTS.items():
+        if rep.counts.get(key, 0) < need:
+            pr.add(str(root), None, f"only {rep.counts.get(key, 0)} {key}", f"ship at least {need}")
+    if dialogues and multi < 0.2 * len(dialogues):
+        pr.add(str(root / "dialogues"), None, f"only {multi}/{len(dialogues)} dialogues are multi-turn",
+               "make at least 20% multi-turn")
+    rep.tables["dialogues per topic"] = Counter(d.topic for d in dialogues)
+    rep.tables["dialogues per behaviour"] = Counter(b for d in dialogues for b in d.behaviours)
+    rep.tables["queries per topic"] = Counter(q.topic for q in queries)
+    rep.tables["screening per level"] = Counter(s.level for s in screening)
+    rep.tables["screening per language"] = Counter(s.lang for s in screening)
+
+    if queries and dialogues:
+        _near_duplicates(queries, dialogues, threshold, pr, rep)
+    rep.problems = pr.items
+    return rep
+
+
+def _check_safety_config(safety: dict, pr: C.Problems) -> None:
+    cats = (safety.get("categories") or {})
+    levels = [lv.get("id") for lv in cats.get("levels", [])]
+    if levels and levels != list(C.RISK_LEVELS):
+        pr.add("safety/categories.yaml", None, f"levels are {levels}", f"expected {list(C.RISK_LEVELS)}")
+    templates = (safety.get("escalation") or {}).get("templates", [])
+    have = {(t.get("level"), t.get("subject")) for t in templates}
+    for level in C.RISK_LEVELS[1:]:
+        for subject in ("self", "client", "other"):
+            if (level, subject) not in have:
+                pr.add("safety/escalation.yaml", None, f"no escalation template for level={level}, subject={subject}",
+                       "add one")
+    res = (safety.get("resources") or {})
+    locales = res.get("locales", {})
+    if res.get("default") not in locales:
+        pr.add("safety/resources.yaml", None, f"default locale {res.get('default')!r} is not listed",
+               "set default to one of the locales")
+    for code, loc in locales.items():
+        for need in ("emergency", "crisis_line", "source"):
+            if not loc.get(need):
+                pr.add("safety/resources.yaml", getattr(loc, "line", None), f"locale {code} lacks {need}", "add it")
+
+
+def _near_duplicates(queries, dialogues, threshold, pr: C.Problems, rep: CheckReport) -> None:
+    from workbench.models.embeddings import embed
+
+    turns = [(d.id, m["content"]) for d in dialogues for m in d.messages if m["role"] == "user"]
+    q = embed([x.text for x in queries])
+    t = embed([text for _, text in turns])
+    sims = q @ t.T
+    best = sims.argmax(axis=1)
+    worst = float(sims.max()) if sims.size else 0.0
+    for i, j in enumerate(best):
+        if sims[i, j] >= threshold:
+            pr.add("queries", None, f"query {queries[i].id} nearly repeats dialogue {turns[j][0]} "
+                   f"(cosine {sims[i, j]:.2f})", "rewrite the query or drop it from evaluation")
+    rep.notes.append(f"Leakage: highest query-vs-training-turn cosine {worst:.2f} (threshold {threshold:.2f}).")
