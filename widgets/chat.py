@@ -14,7 +14,7 @@ from workbench.jobs import Job
 class ChatView(W.VBox):
     """``ChatView()`` in a notebook cell; ``.send.click()`` drives it from Python as a user would."""
 
-    def __init__(self, model: str | None = None, prompt: str = "cotherapist", max_new_tokens: int = 200):
+    def __init__(self, model: str | None = None, prompt: str = "cotherapist", max_new_tokens: int = 192):
         from workbench.corpora import load_prompts
         from workbench.models import list_models
 
@@ -59,9 +59,13 @@ class ChatView(W.VBox):
     def reset(self) -> None:
         self.history, self.answer.value, self.stats.value = [], "", ""
 
-    def _show(self, text: str) -> None:
-        self.answer.value = (f'<div style="white-space:pre-wrap;border-left:4px solid #27ab83;padding:6px 10px">'
-                             f"{html.escape(text)}</div>")
+    def _show(self, text: str, messages: list[dict] | None = None) -> None:
+        """The conversation so far (user turns grey, assistant turns green), ending with ``text``."""
+        turns = [m for m in (messages or []) if m["role"] != "system"] + [{"role": "assistant", "content": text}]
+        colors = {"user": "#9fb3c8", "assistant": "#27ab83"}
+        self.answer.value = "".join(
+            f'<div style="white-space:pre-wrap;line-height:1.4;border-left:4px solid {colors[m["role"]]};'
+            f'padding:4px 10px;margin:4px 0">{html.escape(m["content"])}</div>' for m in turns)
 
     def start(self) -> Job | None:
         """Send the message; generation runs in a background Job so Stop stays clickable."""
@@ -90,9 +94,9 @@ class ChatView(W.VBox):
             for piece in gen.stream(messages, max_new_tokens=self.max_new_tokens.value, cancel=job.cancelled,
                                     truncate="oldest"):
                 text += piece
-                self._show(text)
+                self._show(text, messages)
             c = self.last = gen.last
-            self._show(c.text)
+            self._show(c.text, messages)
             self.history = [m for m in messages if m["role"] != "system"] + [
                 {"role": "assistant", "content": c.text}]
             self.message.value = ""

@@ -2,10 +2,10 @@
 
 Leakage: an evaluation query that nearly repeats a training dialogue would flatter the fine-tuned
 model. We embed each query and every user turn of the dialogues with MiniLM and flag a pair whose
-cosine reaches NEAR_DUPLICATE. 0.90 is where MiniLM pairs are paraphrases of one request (the
-all-MiniLM-L6-v2 paraphrase pairs cluster above 0.85, while two different questions on one
-clinical topic typically land at 0.5-0.8); the check prints the highest pair so the margin is
-visible.
+cosine reaches NEAR_DUPLICATE. Measured here: hand-written paraphrases of two training turns
+(same request, every sentence reworded) scored 0.84 and 0.85, while the closest pair among the
+shipped queries and dialogues, written separately on the same topics, scores 0.71. 0.80 sits
+between the two; the check prints the highest pair so the margin stays visible.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from pathlib import Path
 from workbench import corpora as C
 from workbench import paths
 
-NEAR_DUPLICATE = 0.90
+NEAR_DUPLICATE = 0.80
 MIN_COUNTS = {"cards": 60, "dialogues": 240, "queries": 60, "screening": 120}
 CARD_WORDS = (150, 400)
 

@@ -136,8 +136,11 @@ def test_check_fails_on_a_broken_copy(tmp_path):
     root = tmp_path / "corpora"
     shutil.copytree(paths.corpora_dir(), root)
     with (root / "queries" / "eval.jsonl").open("a") as fh:
-        fh.write(json.dumps({"id": "q-leak", "text": C.load_dialogues()[0].messages[0]["content"],
-                             "relevant_cards": ["no-such-card"]}) + "\n")
+        # a reworded paraphrase of client-001's opening turn: leakage even though no sentence matches
+        fh.write(json.dumps({"id": "q-leak", "relevant_cards": ["no-such-card"], "text":
+                             "Everything worries me: my children, money, did I lock the car, is my boss annoyed "
+                             "because her reply had no smiley. My mind never stops. Is that normal or is "
+                             "something wrong with me?"}) + "\n")
     report = check_all(root)
     text = report.text()
     assert not report.ok and "q-leak nearly repeats" in text and "no-such-card" in text
