@@ -90,6 +90,29 @@ def _corpora_check(args) -> int:
     return 0 if report.ok else 1
 
 
+def _profile(args) -> int:
+    from workbench import paths
+    from workbench.psychometrics import profile, save_profile
+
+    out = args.out or str(paths.exports_dir() / "profiles" / f"{args.model or paths.default_model()}-"
+                                                               f"{args.persona or 'none'}")
+    last = [0]
+
+    def progress(done, total):
+        if done == total or done - last[0] >= max(1, total // 20):
+            last[0] = done
+            print(f"\r{done}/{total} item-variants scored", end="", file=sys.stderr, flush=True)
+
+    p = profile(args.model, args.inventory, persona=args.persona, n_variants=args.variants, progress=progress)
+    print(file=sys.stderr)
+    path = save_profile(p, out)
+    for trait, t in p.traits.items():
+        verdict = "ok" if t.interpretable else f"NOT INTERPRETABLE: {t.reason}"
+        print(f"{trait:<20} {t.mean:.2f} [{t.ci_low:.2f}, {t.ci_high:.2f}]  alpha {t.alpha:.2f}  {verdict}")
+    print(path)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="coTherapist Workbench command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -115,6 +138,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--model", default=None)
     s.add_argument("--out", default=None, help="output directory (default exports/demo)")
     s.set_defaults(func=_demo)
+
+    s = sub.add_parser("profile", help="psychometric profile of a model by option likelihood")
+    s.add_argument("--model", default=None)
+    s.add_argument("--persona", default=None, help="system prompt id from the prompt library")
+    s.add_argument("--inventory", default="bigfive",
+                   help="shipped name (bigfive, empathy) or a .yaml, IPIP-style .csv or PsychoBench .json file")
+    s.add_argument("--variants", type=int, default=8, help="prompt variants per item (respondents)")
+    s.add_argument("--out", default=None, help="output directory (writes profile.json, responses.jsonl)")
+    s.set_defaults(func=_profile)
 
     s = sub.add_parser("corpora", help="validate the shipped (or your) corpora")
     cs = s.add_subparsers(dest="action", required=True)

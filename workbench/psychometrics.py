@@ -1,0 +1,254 @@
+"""Psychometric profiling of a model, done the way Serapio-García et al. (2023) and PsychoBench
+(Huang et al. 2024) recommend: options scored by likelihood rather than parsed from generated text,
+items crossed with prompt variants that act as respondents, reverse keys applied, and a trait
+reported only with its reliability; one that fails the gate is flagged "not interpretable".
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from dataclasses import asdict, dataclass, field
+from typing import Callable
+
+from workbench.corpora import Inventory, Item
+
+STEMS = (
+    "Here is a statement about you. Say how accurately it describes you.",
+    "Think about how you usually are. How well does the statement below fit you?",
+)
+SCALE_INTROS = ("Use this scale:", "Choose exactly one of these answers:")
+ORDERS = ("forward", "reversed")
+LABELS = ("digits", "words")
+
+# The gate: below or beyond these, a trait score says more about the format than the model.
+GATE = {"alpha": 0.70, "order_agreement": 0.30, "position_bias": 1.0, "entropy": 0.95, "acquiescence": 1.0}
+
+
+@dataclass(frozen=True)
+class Variant:
+    stem: int
+    intro: int
+    order: str
+    labels: str
+
+    @property
+    def key(self) -> str:
+        return f"s{self.stem}-i{self.intro}-{self.order}-{self.labels}"
+
+
+def variants(n: int = 8) -> list[Variant]:
+    """The first n of stems x intros x orders x labels; order and label scheme vary fastest so any
+    multiple of 4 is balanced between forward/reversed and digits/words."""
+    grid = [Variant(s, i, o, lab) for s, i, o, lab in
+            itertools.product(range(len(STEMS)), range(len(SCALE_INTROS)), ORDERS, LABELS)]
+    if not 1 <= n <= len(grid):
+        from workbench.errors import WorkbenchError
+
+        raise WorkbenchError(f"n_variants={n} is outside 1..{len(grid)}", fix=f"use 4, 8 or up to {len(grid)}")
+    return grid[:n]
+
+
+def item_prompt(item: Item, inv: Inventory, v: Variant) -> tuple[str, list[str], list[int]]:
+    """The user message, the option strings in presented order, and the scale value of each option."""
+    values = list(range(1, len(inv.scale) + 1))
+    shown = values if v.order == "forward" else values[::-1]
+    if v.labels == "digits":
+        lines = [f"{pos} = {inv.scale[val - 1]}" for pos, val in enumerate(shown, 1)]
+        options = [str(pos) for pos in range(1, len(shown) + 1)]
+    else:
+        lines = [f"- {inv.scale[val - 1]}" for val in shown]
+        options = [inv.scale[val - 1] for val in shown]
+    text = "\n".join([STEMS[v.stem], SCALE_INTROS[v.intro], *lines, f'Statement: "{item.text}"',
+                      "Answer with one option only."])
+    return text, options, shown
+
+
+@dataclass
+class Response:
+    item: str
+    trait: str
+    key: int
+    variant: str
+    order: str
+    probs: list[float]  # over scale values 1..k, renormalised over the options
+    expected: float     # raw (unkeyed) expected scale value
+    argmax: int
+    entropy: float      # normalised to 0..1
+    valid_mass: float   # probability the model puts on the options at all
+
+
+@dataclass
+class TraitScore:
+    mean: float
+    sd: float
+    ci_low: float
+    ci_high: float
+    alpha: float
+    omega: float
+    order_agreement: float
+    position_bias: float
+    acquiescence: float
+    entropy: float
+    valid_mass: float
+    interpretable: bool
+    reason: str
+
+
+@dataclass
+class Profile:
+    model: str
+    backend: str
+    persona: str
+    inventory: str
+    scale: list[str]
+    n_variants: int
+    traits: dict[str, TraitScore]
+    responses: list[Response] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def administer(gen, inv: Inventory, *, system: str | None = None, n_variants: int = 8,
+               progress: Callable[[int, int], None] | None = None, cancel=None) -> list[Response]:
+    """Score every option of every item under every variant by log-likelihood."""
+    vs = variants(n_variants)
+    total, done, out = len(vs) * len(inv.items), 0, []
+    k = len(inv.scale)
+    for v in vs:
+        for item in inv.items:
+            if cancel is not None and cancel.is_set():
+                return out
+            text, options, shown = item_prompt(item, inv, v)
+            msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
+            logp = gen.score_options(msgs, options)
+            top = max(logp)
+            weights = [math.exp(x - top) for x in logp]
+            z = sum(weights)
+            probs = [0.0] * k
+            for w, val in zip(weights, shown):
+                probs[val - 1] = w / z
+            ent = -sum(p * math.log(p) for p in probs if p > 0) / math.log(k)
+            out.append(Response(item.id, item.trait, item.key, v.key, v.order, probs,
+                                sum(p * val for p, val in zip(probs, range(1, k + 1))),
+                                max(range(k), key=lambda i: probs[i]) + 1, ent,
+                                min(1.0, sum(math.exp(x) for x in logp))))
+            done += 1
+            if progress:
+                progress(done, total)
+    return out
+
+
+def _omega(matrix) -> float:
+    """McDonald's omega from a one-factor model (scikit-learn FactorAnalysis on standardised items)."""
+    import numpy as np
+    from sklearn.decomposition import FactorAnalysis
+
+    x = np.asarray(matrix, dtype=float)
+    sd = x.std(axis=0, ddof=1)
+    if x.shape[0] < 3 or np.any(sd == 0):
+        return float("nan")
+    z = (x - x.mean(axis=0)) / sd
+    fa = FactorAnalysis(n_components=1, random_state=0).fit(z)
+    loadings = fa.components_[0]
+    s = loadings.sum() ** 2
+    return float(s / (s + fa.noise_variance_.sum()))
+
+
+def cronbach_alpha(matrix) -> float:
+    """Respondents (rows) x items (columns); pingouin's implementation."""
+    import pandas as pd
+    import pingouin as pg
+
+    df = pd.DataFrame(matrix)
+    if df.shape[0] < 2 or df.shape[1] < 2 or (df.var(ddof=1) == 0).all():
+        return float("nan")
+    return float(pg.cronbach_alpha(data=df)[0])
+
+
+def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed: int = 0) -> dict[str, TraitScore]:
+    """Reverse keys, trait means across variants with bootstrap CIs, reliability and the gate."""
+    import numpy as np
+    import pandas as pd
+    from scipy.stats import spearmanr
+
+    lo, hi = 1, len(inv.scale)
+    mid = (lo + hi) / 2
+    df = pd.DataFrame([asdict(r) for r in responses])
+    df["keyed"] = np.where(df["key"] == 1, df["expected"], lo + hi - df["expected"])
+    rng = np.random.default_rng(seed)
+    out = {}
+    for trait in inv.traits:
+        t = df[df["trait"] == trait]
+        if t.empty:
+            continue
+        wide = t.pivot_table(index="variant", columns="item", values="keyed")
+        per_variant = wide.mean(axis=1).to_numpy()
+        boots = rng.choice(per_variant, size=(n_boot, len(per_variant)), replace=True).mean(axis=1)
+        alpha, omega = cronbach_alpha(wide.to_numpy()), _omega(wide.to_numpy())
+        fwd = t[t["order"] == "forward"].groupby("item")["expected"].mean()
+        rev = t[t["order"] == "reversed"].groupby("item")["expected"].mean()
+        both = fwd.index.intersection(rev.index)
+        agree = float("nan")
+        if len(both) >= 3 and fwd[both].nunique() > 1 and rev[both].nunique() > 1:
+            agree = float(spearmanr(fwd[both], rev[both]).statistic)
+        bias = abs(float(fwd.mean() - rev.mean())) if len(both) else float("nan")
+        acq = float(t["expected"].mean() - mid)  # raw agreement regardless of keying
+        ent, mass = float(t["entropy"].mean()), float(t["valid_mass"].mean())
+        reasons = []
+        if not alpha >= GATE["alpha"]:
+            reasons.append(f"alpha {alpha:.2f} < {GATE['alpha']}" if alpha == alpha
+                           else "alpha undefined: answers do not vary across variants")
+        if not agree >= GATE["order_agreement"] and len(both):
+            reasons.append("answers change with option order" + (f" (rho {agree:.2f})" if agree == agree else ""))
+        if bias > GATE["position_bias"]:
+            reasons.append(f"position bias: forward and reversed means differ by {bias:.2f}")
+        if ent > GATE["entropy"]:
+            reasons.append(f"near-uniform option probabilities (entropy {ent:.2f})")
+        if abs(acq) > GATE["acquiescence"]:
+            reasons.append(f"acquiescence {acq:+.2f}: agrees or disagrees whatever the keying")
+        out[trait] = TraitScore(
+            mean=float(per_variant.mean()), sd=float(per_variant.std(ddof=1)) if len(per_variant) > 1 else 0.0,
+            ci_low=float(np.percentile(boots, 2.5)), ci_high=float(np.percentile(boots, 97.5)),
+            alpha=alpha, omega=omega, order_agreement=agree, position_bias=bias, acquiescence=acq,
+            entropy=ent, valid_mass=mass, interpretable=not reasons, reason="; ".join(reasons),
+        )
+    return out
+
+
+def profile(model: str | None = None, inventory: str = "bigfive", *, persona: str | None = None,
+            backend: str = "torch", n_variants: int = 8, progress=None, cancel=None) -> Profile:
+    """Administer an inventory to a model (optionally under a persona from the prompt library) and score it."""
+    from workbench.corpora import load_inventory, load_prompts
+    from workbench.models import get_generator
+
+    inv = load_inventory(inventory)
+    system = load_prompts()[persona].text if persona else None
+    gen = get_generator(model, backend)
+    responses = administer(gen, inv, system=system, n_variants=n_variants, progress=progress, cancel=cancel)
+    return Profile(gen.name, gen.backend, persona or "", inv.name, inv.scale, n_variants, score(responses, inv),
+                   responses)
+
+
+def _finite(obj):
+    """JSON has no NaN: an undefined statistic is written as null."""
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def save_profile(p: Profile, out_dir) -> "Path":
+    """``out_dir/profile.json`` (traits, settings) and ``out_dir/responses.jsonl`` (every scored item)."""
+    from pathlib import Path
+
+    from workbench.io import write_json, write_jsonl
+
+    out_dir = Path(out_dir)
+    body = _finite({k: v for k, v in p.to_dict().items() if k != "responses"})
+    write_jsonl(out_dir / "responses.jsonl", [_finite(asdict(r)) for r in p.responses])
+    return write_json(out_dir / "profile.json", body)
