@@ -173,6 +173,8 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
     import pandas as pd
     from scipy.stats import spearmanr
 
+    if not responses:  # e.g. stopped before the first item
+        return {}
     lo, hi = 1, len(inv.scale)
     mid = (lo + hi) / 2
     df = pd.DataFrame([asdict(r) for r in responses])

@@ -71,3 +71,65 @@ class Report:
 
     def write(self, path: str | Path) -> Path:
         return write_text(path, self.html())
+
+
+# ---- psychometric figures ---------------------------------------------------------------------
+_PALETTE = ["#2680c2", "#27ab83", "#cb6e17", "#9446ed", "#cf1124"]
+
+
+def profile_radar(profiles, reference: dict | None = None):
+    """One closed trace per profile with its 95 % band; a dagger marks a trait that failed the gate."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for n, p in enumerate(profiles):
+        traits = list(p.traits)
+        theta = [t if p.traits[t].interpretable else f"{t} †" for t in traits]
+        theta = theta + theta[:1]
+        color = _PALETTE[n % len(_PALETTE)]
+        hi = [p.traits[t].ci_high for t in traits]
+        lo = [p.traits[t].ci_low for t in traits]
+        fig.add_scatterpolar(r=hi + hi[:1], theta=theta, line=dict(width=0), showlegend=False, hoverinfo="skip")
+        fig.add_scatterpolar(r=lo + lo[:1], theta=theta, fill="tonext", line=dict(width=0), opacity=0.25,
+                             fillcolor=color, showlegend=False, hoverinfo="skip")
+        means = [p.traits[t].mean for t in traits]
+        label = f"{p.model} · {p.persona or 'no persona'}"
+        fig.add_scatterpolar(r=means + means[:1], theta=theta, name=label, line=dict(color=color, width=2),
+                             mode="lines+markers")
+    if reference:
+        traits = list(reference)
+        fig.add_scatterpolar(r=[reference[t] for t in traits] + [reference[traits[0]]], theta=traits + traits[:1],
+                             name="reference", line=dict(color="#7b8794", dash="dot"))
+    scale_max = max(len(p.scale) for p in profiles) if profiles else 5
+    fig.update_layout(polar=dict(radialaxis=dict(range=[1, scale_max])), height=420, margin=dict(t=40, b=30),
+                      title="Trait profile (band: 95 % bootstrap over variants; † not interpretable)")
+    return fig
+
+
+def reliability_panel(p):
+    import plotly.graph_objects as go
+
+    traits = list(p.traits)
+    fig = go.Figure()
+    for stat, color in (("alpha", "#2680c2"), ("omega", "#27ab83"), ("order_agreement", "#cb6e17")):
+        fig.add_bar(name=stat, x=traits, y=[getattr(p.traits[t], stat) for t in traits], marker_color=color)
+    fig.add_hline(y=0.70, line_dash="dash", annotation_text="α gate 0.70")
+    fig.update_layout(barmode="group", height=320, yaxis=dict(range=[-1, 1]), title="Reliability per trait",
+                      margin=dict(t=50, b=30))
+    return fig
+
+
+def item_heatmap(p):
+    """Keyed expected score per item (rows) and variant (columns): a model answering the format shows stripes."""
+    import plotly.graph_objects as go
+
+    lo_hi = 1 + len(p.scale)
+    items = list(dict.fromkeys(r.item for r in p.responses))
+    vs = list(dict.fromkeys(r.variant for r in p.responses))
+    cell = {(r.item, r.variant): (r.expected if r.key == 1 else lo_hi - r.expected) for r in p.responses}
+    z = [[cell.get((i, v)) for v in vs] for i in items]
+    fig = go.Figure(go.Heatmap(z=z, x=vs, y=items, colorscale="RdBu", zmin=1, zmax=len(p.scale),
+                               colorbar=dict(title="keyed")))
+    fig.update_layout(height=max(320, 12 * len(items)), title="Item × variant (keyed expected score)",
+                      margin=dict(t=50, b=30))
+    return fig

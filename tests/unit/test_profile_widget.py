@@ -1,0 +1,25 @@
+"""The profile widget driven headless: run, see the gate table and three plots, find the saved JSON."""
+
+import json
+
+from widgets.profile import ProfileView
+
+
+def test_run_shows_plots_and_saves_profile():
+    view = ProfileView(model="tiny-llama", inventory="empathy", n_variants=4)
+    view.run.click()
+    p = view.job.wait(timeout=300)
+    assert set(p.traits) == {"cognitive_empathy", "affective_empathy"}
+    assert len(view.plots.children) == 3 and "verdict" in view.table.value
+    assert view.bar.value == view.bar.max == 4 * 24
+    saved = json.loads(view.saved.read_text())
+    assert saved["inventory"] == "empathy" and saved["persona"] == "cotherapist"
+    assert not view.run.disabled and view.stop.disabled
+
+
+def test_stop_saves_nothing():
+    view = ProfileView(model="tiny-llama", n_variants=16)
+    view.run.click()
+    view.stop.click()
+    assert view.job.wait(timeout=300) is None
+    assert view.profile is None and "Stopped" in view.status.value

@@ -1,0 +1,91 @@
+"""Psychometric profile of a model: pick model, persona, inventory and variant count; run; see the gate."""
+
+from __future__ import annotations
+
+import html
+
+import ipywidgets as W
+
+from widgets.common import button, error_text, status_html
+from workbench import paths
+from workbench.jobs import Job
+
+
+class ProfileView(W.VBox):
+    def __init__(self, model: str | None = None, inventory: str = "bigfive", persona: str | None = "cotherapist",
+                 n_variants: int = 8):
+        from workbench.corpora import load_inventories, load_prompts
+        from workbench.models import list_models
+
+        names = [s.name for s in list_models()]
+        model = model or paths.default_model()
+        names += [] if model in names else [model]
+        self.model = W.Dropdown(options=names, value=model, description="Model")
+        self.persona = W.Dropdown(options=[("(none)", "")] + [(p, p) for p in load_prompts()],
+                                  value=persona or "", description="Persona")
+        self.inventory = W.Dropdown(options=list(load_inventories()), value=inventory, description="Inventory")
+        self.variants = W.IntSlider(value=n_variants, min=4, max=16, step=4, description="Variants")
+        self.run = button("Run profile", "primary", "wb-profile-run", icon="play")
+        self.stop = button("Stop", "warning", "wb-profile-stop", icon="stop", disabled=True)
+        self.bar = W.IntProgress(value=0, min=0, max=1, description="Scored")
+        self.status = W.HTML()
+        self.status.add_class("wb-profile-status")
+        self.table = W.HTML()
+        self.plots = W.VBox()
+        self.job: Job | None = None
+        self.profile = None
+        self.saved = None
+        self.run.on_click(lambda _: self.start())
+        self.stop.on_click(lambda _: self.job and self.job.cancel())
+        super().__init__([W.HBox([self.model, self.persona]), W.HBox([self.inventory, self.variants]),
+                          W.HBox([self.run, self.stop, self.bar]), self.status, self.table, self.plots])
+
+    def start(self) -> Job:
+        if self.job is not None and self.job.running:
+            return self.job
+        self.run.disabled, self.stop.disabled = True, False
+        self.status.value = status_html(f"Loading {self.model.value}…")
+        self.job = Job(self._work, name="profile").on_progress(self._on_progress).start()
+        return self.job
+
+    def _on_progress(self, job: Job) -> None:
+        self.bar.max, self.bar.value = max(job.total, 1), job.done
+        if job.running and job.total:
+            eta = f", about {job.eta_s:.0f} s left" if job.eta_s is not None else ""
+            self.status.value = status_html(f"{job.done}/{job.total} item-variants scored{eta}")
+
+    def _work(self, job: Job):
+        from workbench.psychometrics import profile, save_profile
+
+        try:
+            p = profile(self.model.value, self.inventory.value, persona=self.persona.value or None,
+                        n_variants=self.variants.value, progress=lambda d, t: job.progress(d, t),
+                        cancel=job.cancelled)
+            if job.cancelled.is_set():
+                self.status.value = status_html("Stopped; nothing saved.", "warn")
+                return None
+            self.profile = p
+            name = f"{p.model}-{p.persona or 'none'}-{p.inventory}"
+            self.saved = save_profile(p, paths.exports_dir() / "profiles" / name)
+            self._show(p)
+            self.status.value = status_html(f"Done. Saved {self.saved}", "ok")
+            return p
+        except Exception as exc:
+            self.status.value = status_html(error_text(exc), "error")
+            raise
+        finally:
+            self.run.disabled, self.stop.disabled = False, True
+
+    def _show(self, p) -> None:
+        import plotly.graph_objects as go
+
+        from workbench.report import item_heatmap, profile_radar, reliability_panel
+
+        rows = "".join(
+            f"<tr><td>{html.escape(t)}</td><td>{s.mean:.2f} [{s.ci_low:.2f}, {s.ci_high:.2f}]</td>"
+            f"<td>{s.alpha:.2f}</td><td>{s.omega:.2f}</td><td>{s.order_agreement:.2f}</td>"
+            f"<td>{'ok' if s.interpretable else 'not interpretable: ' + html.escape(s.reason)}</td></tr>"
+            for t, s in p.traits.items())
+        self.table.value = ("<table class='wb-profile-table'><tr><th>trait</th><th>mean [95% CI]</th><th>α</th>"
+                            f"<th>ω</th><th>order ρ</th><th>verdict</th></tr>{rows}</table>")
+        self.plots.children = [go.FigureWidget(f) for f in (profile_radar([p]), reliability_panel(p), item_heatmap(p))]
