@@ -113,6 +113,25 @@ def _profile(args) -> int:
     return 0
 
 
+def _screen(args) -> int:
+    from workbench.safety import escalation, screen
+
+    result = screen(args.text, locale=args.locale)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
+        return 0
+    who = f", subject {result.subject}" if result.risk else ""
+    cats = f" [{', '.join(result.categories)}]" if result.categories else ""
+    print(f"risk: {'yes' if result.risk else 'no'} · level {result.level}{who}{cats}")
+    for e in result.evidence:
+        print(f"  {e['rule']}: {e['text']!r} ({e['start']}–{e['end']})")
+    reply = escalation(result, locale=args.locale)
+    if reply:
+        print()
+        print(reply)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="coTherapist Workbench command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -147,6 +166,13 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--variants", type=int, default=8, help="prompt variants per item (respondents)")
     s.add_argument("--out", default=None, help="output directory (writes profile.json, responses.jsonl)")
     s.set_defaults(func=_profile)
+
+    s = sub.add_parser("screen", help="screen a message for crisis risk; print the level and the first response")
+    s.add_argument("text")
+    s.add_argument("--json", action="store_true", help="print risk, level, subject, categories, evidence as JSON")
+    s.add_argument("--locale", default=None, help="resources locale, e.g. US, UK, IN, ES (default: WORKBENCH_LOCALE "
+                   "or the file's default)")
+    s.set_defaults(func=_screen)
 
     s = sub.add_parser("corpora", help="validate the shipped (or your) corpora")
     cs = s.add_subparsers(dest="action", required=True)

@@ -102,7 +102,7 @@ def test_context_window_policy(tiny):
 
 def test_score_options_equals_hand_computation(tiny):
     options = ["1", "Strongly agree", "I would rather not say that", "5"]
-    got = tiny.score_options(Q, options, batch_size=3)  # forces two batches with left padding
+    got = tiny.score_options(Q, options)  # one- and multi-token options, right-padded together
     prompt = tiny.encode_chat(Q)
     expected = []
     with torch.no_grad():

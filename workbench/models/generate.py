@@ -182,11 +182,12 @@ class TorchGenerator:
                 return done.value
 
     # ---- scoring ------------------------------------------------------------------------------
-    def score_options(self, messages, options: Sequence[str], *, batch_size: int = 16) -> list[float]:
-        """Sum log-probability of each option as the assistant's reply, several options per forward pass.
+    def score_options(self, messages, options: Sequence[str]) -> list[float]:
+        """Sum log-probability of each option as the assistant's reply.
 
-        Options are left-padded so they all end at the last position; explicit position ids keep
-        the padded rows numerically identical to scoring each option alone.
+        The prompt runs once; its KV cache is repeated for all options, which then run together in
+        one short batch (right-padded: under causal attention padding after a token cannot change it).
+        Single-token options, such as Likert digits, need nothing beyond the prompt's last logits.
         """
         import torch
 
@@ -194,27 +195,23 @@ class TorchGenerator:
             raise WorkbenchError("score_options needs a non-empty list of non-empty strings.",
                                  fix='e.g. options=["1", "2", "3", "4", "5"]')
         prompt = self.encode_chat(messages)
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         encoded = [self.tokenizer.encode(o, add_special_tokens=False) for o in options]
-        scores: list[float] = []
         with torch.inference_mode():
-            for start in range(0, len(encoded), batch_size):
-                chunk = encoded[start:start + batch_size]
-                seqs = [prompt + o for o in chunk]
-                width = max(map(len, seqs))
-                ids = torch.full((len(seqs), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(seqs), width), dtype=torch.long)
-                for r, s in enumerate(seqs):
-                    ids[r, width - len(s):] = torch.tensor(s)
-                    mask[r, width - len(s):] = 1
-                positions = (mask.cumsum(-1) - 1).clamp(min=0)
-                keep = max(map(len, chunk)) + 1
-                logits = self.model(
-                    input_ids=ids, attention_mask=mask, position_ids=positions, logits_to_keep=keep
-                ).logits.float()
-                logp = torch.log_softmax(logits, dim=-1)
-                for r, o in enumerate(chunk):
-                    n = len(o)
-                    rows = logp[r, keep - n - 1:keep - 1]
-                    scores.append(float(rows.gather(-1, ids[r, width - n:].unsqueeze(-1)).sum()))
+            out = self.model(input_ids=torch.tensor([prompt]), use_cache=True)
+            first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
+            scores = [float(first[o[0]]) for o in encoded]
+            longer = [i for i, o in enumerate(encoded) if len(o) > 1]
+            if longer:
+                width = max(len(encoded[i]) for i in longer) - 1
+                pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+                ids = torch.full((len(longer), width), pad, dtype=torch.long)
+                for r, i in enumerate(longer):
+                    ids[r, :len(encoded[i]) - 1] = torch.tensor(encoded[i][:-1])
+                cache = out.past_key_values
+                cache.batch_repeat_interleave(len(longer))
+                logp = torch.log_softmax(self.model(input_ids=ids, past_key_values=cache, use_cache=True)
+                                         .logits.float(), dim=-1)
+                for r, i in enumerate(longer):
+                    rest = encoded[i][1:]
+                    scores[i] += float(logp[r, torch.arange(len(rest)), torch.tensor(rest)].sum())
         return scores

@@ -1,0 +1,159 @@
+"""Crisis screening: rules + the real MiniLM/logistic-regression classifier, no mocks."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from workbench.corpora import load_safety_config
+from workbench.errors import WorkbenchError
+from workbench.safety import Screen, escalation, evaluate_screening, screen
+
+
+@pytest.mark.parametrize("text, level, subject", [
+    ("I wish I could go to sleep and never wake up.", "concern", "self"),
+    ("I keep thinking about killing myself, it's every day now.", "elevated", "self"),
+    ("I've written my goodbye letters and tonight is the night.", "imminent", "self"),
+    ("My client says she has been wishing she wouldn't wake up.", "concern", "client"),
+    ("My patient attempted suicide two weeks ago and is home now.", "elevated", "client"),
+    ("My client told me she has a plan and the means at home.", "imminent", "client"),
+    ("My best friend texted that she wants to die.", "concern", "other"),
+    ("My daughter has been hurting herself, I just found out.", "elevated", "other"),
+    ("I'm on my way to his house right now and I'm going to hurt him.", "imminent", "other"),
+    ("I took too many pills and I feel really strange.", "imminent", "self"),
+    ("Stopped drinking two days ago after years of heavy use and I can't stop shaking.", "elevated", "self"),
+    ("My partner hits me and I'm scared to go home.", "elevated", "self"),
+    ("kms fr fr nobody gets it", "elevated", "self"),
+    ("unalive thoughts again today", "elevated", "self"),
+    ("sewerslide thoughts are loud tonight", "elevated", "self"),
+])
+def test_levels_and_subjects(text, level, subject):
+    s = screen(text)
+    assert (s.risk, s.level, s.subject) == (True, level, subject), s
+    assert s.categories and s.evidence
+
+
+@pytest.mark.parametrize("text", [
+    "This traffic is killing me.",
+    "I could murder a pizza right now.",
+    "Dying to see the new film this weekend!",
+    "That exam killed me, I need a nap.",
+    "Me muero de hambre, ¿pedimos algo?",
+    "इस गर्मी ने तो जान ही निकाल दी।",
+    "lol if this meeting runs another hour i'm gonna kms 🙃",
+    "this printer makes me want to unalive it 💀",
+])
+def test_idioms_and_jokes_are_none(text):
+    s = screen(text)
+    assert (s.risk, s.level, s.subject, s.categories) == (False, "none", "none", []), s
+
+
+@pytest.mark.parametrize("text", [
+    "I'm not suicidal, just really tired after a long week.",
+    "To be clear, I have no thoughts of hurting myself.",
+    "No estoy pensando en hacerme daño, solo estoy agotado.",
+    "main suicidal nahi hoon, bas neend nahi aa rahi",
+])
+def test_negations_are_none(text):
+    assert screen(text).level == "none"
+
+
+@pytest.mark.parametrize("text, level", [
+    ("I attempted years ago, but I'm doing well now and wanted to share what helped.", "none"),
+    ("I self-harmed as a teenager; it's been ten years and I'm proud of how far I've come.", "none"),
+    ("I attempted years ago and lately those old feelings have been creeping back.", "concern"),
+    ("Last month I tried to end my life and I still feel the same.", "elevated"),
+])
+def test_history_follows_the_labelling_convention(text, level):
+    assert screen(text).level == level
+
+
+@pytest.mark.parametrize("text", [
+    "My client disclosed active suicidal thoughts this week, no plan.",
+    "Mi paciente me dijo que piensa en quitarse la vida.",
+    "meri client ne bataya ki usko ab jeene ka mann nahi karta",
+    "मेरे मरीज़ ने कहा कि वह आत्महत्या के बारे में सोचता है।",
+])
+def test_clinician_reports_are_about_the_client(text):
+    s = screen(text)
+    assert s.risk and s.subject == "client", s
+    assert any(e["rule"] == "clinician_report" for e in s.evidence)
+
+
+@pytest.mark.parametrize("text, level", [
+    ("Pienso en quitarme la vida casi todos los días.", "elevated"),
+    ("Ojalá pudiera dormirme y no despertar.", "concern"),
+    ("Ya lo decidí, esta noche lo hago.", "imminent"),
+    ("मैं रोज़ खुद को खत्म करने के बारे में सोचता हूँ।", "elevated"),
+    ("मुझे अब जीने का मन नहीं करता।", "concern"),
+    ("sochta hoon sab khatam kar doon", "elevated"),
+    ("maine bahut saari goliyan kha li hain", "imminent"),
+])
+def test_spanish_and_hindi(text, level):
+    s = screen(text)
+    assert s.risk and s.level == level and s.subject == "self", s
+
+
+def test_evidence_spans_point_at_the_text():
+    text = "Work was awful. Honestly I keep thinking about killing myself, and my client says the same."
+    s = screen(text)
+    assert s.evidence
+    for e in s.evidence:
+        assert set(e) == {"start", "end", "text", "rule"}
+        assert text[e["start"]:e["end"]] == e["text"]
+    assert any("killing myself" in e["text"] for e in s.evidence)
+    idiom = "This traffic is killing me."
+    for e in screen(idiom).evidence:
+        assert idiom[e["start"]:e["end"]] == e["text"] and e["rule"] == "idiom"
+
+
+def test_to_dict_has_exactly_the_fields():
+    d = screen("I want to disappear for good.").to_dict()
+    assert list(d) == ["risk", "level", "subject", "categories", "evidence"]
+
+
+def test_escalation_uses_the_locale_numbers(monkeypatch):
+    resources = load_safety_config()["resources"]
+    imminent = Screen(True, "imminent", "self", ["suicidal_ideation"], [])
+    monkeypatch.delenv("WORKBENCH_LOCALE", raising=False)
+    default = resources["locales"][resources["default"]]
+    assert escalation(imminent).startswith("Your safety comes first") and default["emergency"] in escalation(imminent)
+    for code, loc in resources["locales"].items():
+        text = escalation(imminent, code)
+        # the emergency number is the first number the person reads
+        assert text.index(loc["emergency"]) < text.index(loc["crisis_line"]["name"]), code
+    monkeypatch.setenv("WORKBENCH_LOCALE", "UK")
+    assert resources["locales"]["UK"]["emergency"] in escalation(imminent)
+    assert escalation(Screen(False, "none", "none", [], [])) == ""
+    for level in ("concern", "elevated", "imminent"):
+        for subject in ("self", "client", "other"):
+            assert "{" not in escalation(Screen(True, level, subject, [], []), "IN")
+
+
+def test_unknown_locale_names_the_known_ones():
+    with pytest.raises(WorkbenchError) as exc:
+        escalation(Screen(True, "concern", "self", [], []), "XX")
+    assert "XX" in str(exc.value) and "US" in str(exc.value) and "IN" in str(exc.value)
+
+
+def test_cross_validated_screening_meets_the_bar():
+    r = evaluate_screening(folds=5, seed=0)
+    print(f"\nscreen CV: recall {r['recall']:.3f} precision {r['precision']:.3f} f1 {r['f1']:.3f} "
+          f"level acc {r['level_accuracy']:.3f} subject acc {r['subject_accuracy']:.3f} "
+          f"per-language recall {r['per_language_recall']}; rules only {r['rules_only']}; "
+          f"classifier only {r['classifier_only']}")
+    assert r["recall"] >= 0.97 and r["precision"] >= 0.90
+    assert all(v >= 0.9 for v in r["per_language_recall"].values())
+
+
+def test_cli_screen_json(capsys):
+    from workbench.cli import main
+
+    assert main(["screen", "I have everything I need here and I'm going to do it.", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert set(out) == {"risk", "level", "subject", "categories", "evidence"}
+    assert out["risk"] is True and out["level"] == "imminent"
+    assert main(["screen", "I could murder a pizza", "--locale", "UK"]) == 0
+    assert "level none" in capsys.readouterr().out
+    assert main(["screen", "help", "--locale", "XX"]) == 2
