@@ -105,10 +105,10 @@ def page(lab, tmp_path):
 
 def open_and_run_all(page, base: str, notebook: str) -> None:
     """Open a notebook, wait for a connected idle kernel, then Run All Cells and wait for idle again."""
-    page.goto(f"{base}/lab/tree/{notebook}")
+    page.goto(f"{base}/lab/tree/{notebook}?reset")  # a fresh workspace: no tabs left by an earlier test
     status = page.locator("text=/Python 3 \\(ipykernel\\) \\| Idle/")
     status.first.wait_for(timeout=120_000)
-    page.locator(".jp-Notebook").first.click()
+    page.locator(".jp-Notebook:visible").first.click()
     page.locator(".lm-MenuBar-item", has_text="Run").first.click()
     page.locator(".lm-Menu-item", has_text="Run All Cells").first.click()
     select = page.locator(".jp-Dialog button", has_text="Select")
