@@ -9,6 +9,7 @@ from __future__ import annotations
 import itertools
 import math
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Callable
 
 from workbench.corpora import Inventory, Item
@@ -244,10 +245,8 @@ def _finite(obj):
     return obj
 
 
-def save_profile(p: Profile, out_dir) -> "Path":
+def save_profile(p: Profile, out_dir) -> Path:
     """``out_dir/profile.json`` (traits, settings) and ``out_dir/responses.jsonl`` (every scored item)."""
-    from pathlib import Path
-
     from workbench.io import write_json, write_jsonl
 
     out_dir = Path(out_dir)

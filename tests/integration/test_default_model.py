@@ -2,7 +2,6 @@
 
 import re
 import shutil
-import time
 
 import pytest
 
@@ -42,6 +41,6 @@ def test_corrupt_cache_is_rebuilt_not_loaded(tmp_path, monkeypatch):
     assert not registry._manifest_ok(copy)
     model, tok = registry.load(spec)
     assert registry._manifest_ok(copy) and model.config.num_hidden_layers == 30
-    t0 = time.perf_counter()
+    stamp = (copy / "model.safetensors").stat().st_mtime_ns
     registry.ensure_cached(spec)
-    assert time.perf_counter() - t0 < 60  # reused, not converted again (a guard, not a speed claim)
+    assert (copy / "model.safetensors").stat().st_mtime_ns == stamp  # reused, not converted again
