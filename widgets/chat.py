@@ -6,7 +6,7 @@ import html
 
 import ipywidgets as W
 
-from widgets.common import button, error_text, status_html
+from widgets.common import button, error_text, running, status_html
 from workbench import paths
 from workbench.jobs import Job
 
@@ -88,7 +88,7 @@ class ChatView(W.VBox):
     def _generate(self, job: Job, messages: list[dict]):
         from workbench.models import get_generator
 
-        try:
+        with running(self.stats, self.send, self.stop):
             gen = get_generator(self.model.value)
             text = ""
             for piece in gen.stream(messages, max_new_tokens=self.max_new_tokens.value, cancel=job.cancelled,
@@ -104,8 +104,3 @@ class ChatView(W.VBox):
                 f"{c.model} · {c.backend} · {c.completion_tokens} tokens · {c.tokens_per_s:.1f} tok/s · "
                 f"first token after {c.prefill_s * 1000:.0f} ms · {c.finish_reason}", "ok")
             return c
-        except Exception as exc:
-            self.stats.value = status_html(error_text(exc), "error")
-            raise
-        finally:
-            self.send.disabled, self.stop.disabled = False, True

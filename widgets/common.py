@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+from contextlib import contextmanager
 
 import ipywidgets as W
 
@@ -24,3 +25,16 @@ def button(description: str, style: str = "", css: str = "", **kw) -> W.Button:
     if css:
         b.add_class(css)
     return b
+
+
+@contextmanager
+def running(status: W.HTML, start: W.Button, stop: W.Button):
+    """Background work in a view: Start off and Stop on while it runs; a failure shows in ``status``."""
+    start.disabled, stop.disabled = True, False
+    try:
+        yield
+    except Exception as exc:
+        status.value = status_html(error_text(exc), "error")
+        raise
+    finally:
+        start.disabled, stop.disabled = False, True

@@ -6,7 +6,7 @@ import html
 
 import ipywidgets as W
 
-from widgets.common import button, error_text, status_html
+from widgets.common import button, running, status_html
 from workbench import paths
 from workbench.jobs import Job
 
@@ -57,7 +57,7 @@ class ProfileView(W.VBox):
     def _work(self, job: Job):
         from workbench.psychometrics import profile, save_profile
 
-        try:
+        with running(self.status, self.run, self.stop):
             p = profile(self.model.value, self.inventory.value, persona=self.persona.value or None,
                         n_variants=self.variants.value, progress=lambda d, t: job.progress(d, t),
                         cancel=job.cancelled)
@@ -65,16 +65,10 @@ class ProfileView(W.VBox):
                 self.status.value = status_html("Stopped; nothing saved.", "warn")
                 return None
             self.profile = p
-            name = f"{p.model}-{p.persona or 'none'}-{p.inventory}"
-            self.saved = save_profile(p, paths.exports_dir() / "profiles" / name)
+            self.saved = save_profile(p)
             self._show(p)
             self.status.value = status_html(f"Done. Saved {self.saved}", "ok")
             return p
-        except Exception as exc:
-            self.status.value = status_html(error_text(exc), "error")
-            raise
-        finally:
-            self.run.disabled, self.stop.disabled = False, True
 
     def _show(self, p) -> None:
         import plotly.graph_objects as go

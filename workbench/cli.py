@@ -14,7 +14,6 @@ def _pull(args) -> int:
     spec = registry.resolve(args.model)
     t0 = time.perf_counter()
     if spec.kind == "tiny":
-        registry.tokenizer_dir()
         print(f"{spec.name}: tokenizer ready in {registry.tokenizer_dir()}")
         return 0
     path = registry.ensure_cached(spec, progress=lambda m: print(m, file=sys.stderr))
@@ -35,8 +34,7 @@ def _info(args) -> int:
         except PackageNotFoundError:
             return "not installed"
 
-    cached = {s.name: registry._manifest_ok(registry._cache_path(s)) for s in registry.list_models()
-              if s.kind == "gguf"}
+    cached = {s.name: registry.is_cached(s) for s in registry.list_models() if s.kind == "gguf"}
     info = {
         "workbench": workbench.__version__,
         "python": sys.version.split()[0],
@@ -91,11 +89,8 @@ def _corpora_check(args) -> int:
 
 
 def _profile(args) -> int:
-    from workbench import paths
     from workbench.psychometrics import profile, save_profile
 
-    out = args.out or str(paths.exports_dir() / "profiles" / f"{args.model or paths.default_model()}-"
-                                                               f"{args.persona or 'none'}")
     last = [0]
 
     def progress(done, total):
@@ -105,7 +100,7 @@ def _profile(args) -> int:
 
     p = profile(args.model, args.inventory, persona=args.persona, n_variants=args.variants, progress=progress)
     print(file=sys.stderr)
-    path = save_profile(p, out)
+    path = save_profile(p, args.out)
     for trait, t in p.traits.items():
         verdict = "ok" if t.interpretable else f"NOT INTERPRETABLE: {t.reason}"
         print(f"{trait:<20} {t.mean:.2f} [{t.ci_low:.2f}, {t.ci_high:.2f}]  alpha {t.alpha:.2f}  {verdict}")

@@ -347,8 +347,9 @@ def load_dialogues(root: str | Path | None = None, problems: Problems | None = N
     out, wheres = [], []
     for f in _files(root, "*.jsonl") + (_files(root, "*.csv") if Path(root).is_dir() else []):
         if f.suffix == ".csv":
-            out.extend(load_qa_csv(f))
-            wheres.extend((f, i + 2) for i in range(len(out) - len(wheres)))
+            rows = load_qa_csv(f)
+            out.extend(rows)
+            wheres.extend((f, int(d.source.rsplit(":", 1)[1])) for d in rows)
             continue
         for n, obj in iter_jsonl(f, problems):
             msgs = _messages_from(obj, f, n, problems)
@@ -393,7 +394,7 @@ def load_qa_csv(path: str | Path, question: str | None = None, answer: str | Non
 
 # ---- evaluation queries -----------------------------------------------------------------------
 def load_queries(path: str | Path | None = None, problems: Problems | None = None,
-                 card_ids: set[str] | None = None) -> list[Query]:
+                 card_ids: set[str] | None = None, strict_fields: bool = False) -> list[Query]:
     """Any JSONL with at least id and text; the shipped set also carries key points and relevant cards."""
     problems = problems or Problems()
     path = Path(path) if path else paths.corpora_dir() / "queries"
@@ -405,6 +406,8 @@ def load_queries(path: str | Path | None = None, problems: Problems | None = Non
             q = Query(str(obj["id"]), obj["text"], obj.get("speaker", ""), obj.get("topic", ""),
                       bool(obj.get("risk", False)), list(obj.get("key_points", [])),
                       list(obj.get("relevant_cards", [])))
+            if strict_fields and q.topic:
+                _enum(q.topic, TOPICS, "topic", f, n, problems)
             if card_ids is not None:
                 for c in q.relevant_cards:
                     if c not in card_ids:

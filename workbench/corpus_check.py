@@ -73,9 +73,8 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
     card_ids = {c.id for c in cards}
 
     dialogues = _guard(pr, C.load_dialogues, root / "dialogues", pr, strict_fields=True) or []
-    queries = _guard(pr, C.load_queries, root / "queries", pr, card_ids=card_ids) or []
-    for q in queries:
-        C._enum(q.topic, C.TOPICS, "topic", "queries", q.id, pr) if q.topic else None
+    queries = _guard(pr, C.load_queries, root / "queries", pr, card_ids=card_ids,
+                     strict_fields=True) or []
     rubric = _guard(pr, C.load_rubric, root / "rubric" / "tbars.yaml", pr)
     inventories = _guard(pr, C.load_inventories, root / "inventories", pr) or {}
     for inv in inventories.values():

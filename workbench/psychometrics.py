@@ -245,11 +245,15 @@ def _finite(obj):
     return obj
 
 
-def save_profile(p: Profile, out_dir) -> Path:
-    """``out_dir/profile.json`` (traits, settings) and ``out_dir/responses.jsonl`` (every scored item)."""
+def save_profile(p: Profile, out_dir: str | Path | None = None) -> Path:
+    """``out_dir/profile.json`` (traits, settings) and ``out_dir/responses.jsonl`` (every scored item);
+    by default under exports/profiles/<model>-<persona>-<inventory>/."""
+    from workbench import paths
+
     from workbench.io import write_json, write_jsonl
 
-    out_dir = Path(out_dir)
+    out_dir = Path(out_dir) if out_dir else (
+        paths.exports_dir() / "profiles" / f"{p.model}-{p.persona or 'none'}-{p.inventory}")
     body = _finite({k: v for k, v in p.to_dict().items() if k != "responses"})
     write_jsonl(out_dir / "responses.jsonl", [_finite(asdict(r)) for r in p.responses])
     return write_json(out_dir / "profile.json", body)

@@ -43,17 +43,6 @@ class Report:
             self.parts.append(f'<p class="meta">{html.escape(meta)}</p>')
         return self
 
-    def table(self, rows: list[dict]) -> "Report":
-        if not rows:
-            return self
-        cols = list(rows[0])
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in cols)
-        body = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols) + "</tr>" for r in rows
-        )
-        self.parts.append(f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>")
-        return self
-
     def figure(self, fig) -> "Report":
         self.parts.append(fig.to_html(full_html=False, include_plotlyjs=not self._plotly_inlined))
         self._plotly_inlined = True

