@@ -84,9 +84,41 @@ def bench_score_options() -> dict:
             "score_options_shared_prefix_speedup": round(single / batched, 2)}
 
 
+def bench_profile() -> dict:
+    """The whole Big Five under the co-therapist persona, 8 variants; and, on the same item-variants,
+    likelihood scoring against PsychoBench-style generate-and-parse (greedy answer, first valid option)."""
+    import re
+
+    from workbench.corpora import load_inventory, load_prompts
+    from workbench.models import get_generator
+    from workbench.psychometrics import item_prompt, profile, variants
+
+    gen = get_generator("smollm2-135m-instruct")
+    inv = load_inventory("bigfive")
+    t_full, p = timed(lambda: profile(gen.name, "bigfive", persona="cotherapist", n_variants=8))
+    system = {"role": "system", "content": load_prompts()["cotherapist"].text}
+    items = inv.items[:12]
+    lik_s, gen_s, parsed = 0.0, 0.0, 0
+    for v in variants(2):  # one digits and one words variant
+        prompts = [item_prompt(i, inv, v) for i in items]
+        convs = [[system, {"role": "user", "content": text}] for text, _, _ in prompts]
+        t, _ = timed(lambda: gen.score_many(convs, prompts[0][1]))
+        lik_s += t
+        t0 = time.perf_counter()
+        for conv, (_, options, _) in zip(convs, prompts):
+            answer = gen.chat(conv, max_new_tokens=16).text
+            parsed += any(re.search(rf"(?<!\w){re.escape(o)}(?!\w)", answer, re.I) for o in options)
+        gen_s += time.perf_counter() - t0
+    n = len(p.responses)
+    return {"profile_seconds": round(t_full, 1), "profile_item_variants": n,
+            "profile_seconds_per_960": round(t_full / n * 960, 1),
+            "profile_speedup_vs_generate": round(gen_s / lik_s, 1),
+            "generate_parse_valid_rate": round(parsed / (2 * len(items)), 2)}
+
+
 def main() -> int:
     results: dict = {}
-    for step in (bench_import, bench_load, bench_decode, bench_score_options):
+    for step in (bench_import, bench_load, bench_decode, bench_score_options, bench_profile):
         print(f"… {step.__name__}", file=sys.stderr, flush=True)
         results.update(step())
     out = paths.exports_dir() / "bench" / "latest.json"

@@ -14,7 +14,7 @@ from workbench.jobs import Job
 class ProfileView(W.VBox):
     def __init__(self, model: str | None = None, inventory: str = "bigfive", persona: str | None = "cotherapist",
                  n_variants: int = 8):
-        from workbench.corpora import load_inventories, load_prompts
+        from workbench.corpora import load_inventories, load_prompts, load_reference_profiles
         from workbench.models import list_models
 
         names = [s.name for s in list_models()]
@@ -24,6 +24,10 @@ class ProfileView(W.VBox):
         self.persona = W.Dropdown(options=[("(none)", "")] + [(p, p) for p in load_prompts()],
                                   value=persona or "", description="Persona")
         self.inventory = W.Dropdown(options=list(load_inventories()), value=inventory, description="Inventory")
+        self.references = {r["name"]: r for r in load_reference_profiles()}
+        self.reference = W.Dropdown(description="Reference")
+        self.inventory.observe(lambda _: self._fill_references(), names="value")
+        self._fill_references()
         self.variants = W.IntSlider(value=n_variants, min=4, max=16, step=4, description="Variants")
         self.run = button("Run profile", "primary", "wb-profile-run", icon="play")
         self.stop = button("Stop", "warning", "wb-profile-stop", icon="stop", disabled=True)
@@ -34,11 +38,18 @@ class ProfileView(W.VBox):
         self.plots = W.VBox()
         self.job: Job | None = None
         self.profile = None
+        self.runs: list = []  # every finished profile, so runs of one inventory overlay and compare
         self.saved = None
         self.run.on_click(lambda _: self.start())
         self.stop.on_click(lambda _: self.job and self.job.cancel())
-        super().__init__([W.HBox([self.model, self.persona]), W.HBox([self.inventory, self.variants]),
+        super().__init__([W.HBox([self.model, self.persona]), W.HBox([self.inventory, self.reference]),
+                          self.variants,
                           W.HBox([self.run, self.stop, self.bar]), self.status, self.table, self.plots])
+
+    def _fill_references(self) -> None:
+        names = [n for n, r in self.references.items() if r.get("inventory") == self.inventory.value]
+        self.reference.options = [("(none)", "")] + [(n, n) for n in names]
+        self.reference.value = names[0] if names else ""
 
     def start(self) -> Job:
         if self.job is not None and self.job.running:
@@ -65,6 +76,7 @@ class ProfileView(W.VBox):
                 self.status.value = status_html("Stopped; nothing saved.", "warn")
                 return None
             self.profile = p
+            self.runs.append(p)
             self.saved = save_profile(p)
             self._show(p)
             self.status.value = status_html(f"Done. Saved {self.saved}", "ok")
@@ -73,13 +85,23 @@ class ProfileView(W.VBox):
     def _show(self, p) -> None:
         import plotly.graph_objects as go
 
+        from workbench.psychometrics import against_reference, compare
         from workbench.report import item_heatmap, profile_radar, reliability_panel
 
+        ref = against_reference(p, self.references[self.reference.value]) if self.reference.value else {}
+        same = [r for r in self.runs if r.inventory == p.inventory and r.n_variants == p.n_variants]
+        diff = compare(same[0], p) if len(same) > 1 else {}
         rows = "".join(
             f"<tr><td>{html.escape(t)}</td><td>{s.mean:.2f} [{s.ci_low:.2f}, {s.ci_high:.2f}]</td>"
             f"<td>{s.alpha:.2f}</td><td>{s.omega:.2f}</td><td>{s.order_agreement:.2f}</td>"
-            f"<td>{'ok' if s.interpretable else 'not interpretable: ' + html.escape(s.reason)}</td></tr>"
+            f"<td>{'ok' if s.interpretable else 'not interpretable: ' + html.escape(s.reason)}</td>"
+            + (f"<td>{ref[t]['expected']} → {ref[t]['verdict']}</td>" if t in ref else "<td></td>")
+            + (f"<td>{diff[t]['diff']:+.2f} [{diff[t]['ci_low']:+.2f}, {diff[t]['ci_high']:+.2f}]</td>"
+               if t in diff else "<td></td>") + "</tr>"
             for t, s in p.traits.items())
+        first = f"Δ vs run 1 ({html.escape(same[0].persona or 'no persona')})" if diff else ""
         self.table.value = ("<table class='wb-profile-table'><tr><th>trait</th><th>mean [95% CI]</th><th>α</th>"
-                            f"<th>ω</th><th>order ρ</th><th>verdict</th></tr>{rows}</table>")
-        self.plots.children = [go.FigureWidget(f) for f in (profile_radar([p]), reliability_panel(p), item_heatmap(p))]
+                            f"<th>ω</th><th>order ρ</th><th>verdict</th><th>reference</th><th>{first}</th></tr>"
+                            f"{rows}</table>")
+        self.plots.children = [go.FigureWidget(f) for f in
+                               (profile_radar(same), reliability_panel(p), item_heatmap(p))]

@@ -60,8 +60,9 @@ def item_prompt(item: Item, inv: Inventory, v: Variant) -> tuple[str, list[str],
     else:
         lines = [f"- {inv.scale[val - 1]}" for val in shown]
         options = [inv.scale[val - 1] for val in shown]
-    text = "\n".join([STEMS[v.stem], SCALE_INTROS[v.intro], *lines, f'Statement: "{item.text}"',
-                      "Answer with one option only."])
+    # Everything but the statement comes first, so all items of a variant share one long prefix.
+    text = "\n".join([STEMS[v.stem], SCALE_INTROS[v.intro], *lines, "Answer with one option only.",
+                      f'Statement: "{item.text}"'])
     return text, options, shown
 
 
@@ -112,33 +113,43 @@ class Profile:
 
 
 def administer(gen, inv: Inventory, *, system: str | None = None, n_variants: int = 8,
-               progress: Callable[[int, int], None] | None = None, cancel=None) -> list[Response]:
-    """Score every option of every item under every variant by log-likelihood."""
+               progress: Callable[[int, int], None] | None = None, cancel=None, chunk: int = 16) -> list[Response]:
+    """Score every option of every item under every variant by log-likelihood.
+
+    Items go to the model in chunks that share the variant's prompt prefix (``score_many``); a chunk
+    is also the unit of progress and of Stop.
+    """
     vs = variants(n_variants)
     total, done, out = len(vs) * len(inv.items), 0, []
     k = len(inv.scale)
+    head = [{"role": "system", "content": system}] if system else []
     for v in vs:
-        for item in inv.items:
+        for start in range(0, len(inv.items), chunk):
             if cancel is not None and cancel.is_set():
                 return out
-            text, options, shown = item_prompt(item, inv, v)
-            msgs = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": text}]
-            logp = gen.score_options(msgs, options)
-            top = max(logp)
-            weights = [math.exp(x - top) for x in logp]
-            z = sum(weights)
-            probs = [0.0] * k
-            for w, val in zip(weights, shown):
-                probs[val - 1] = w / z
-            ent = -sum(p * math.log(p) for p in probs if p > 0) / math.log(k)
-            out.append(Response(item.id, item.trait, item.key, v.key, v.order, probs,
-                                sum(p * val for p, val in zip(probs, range(1, k + 1))),
-                                max(range(k), key=lambda i: probs[i]) + 1, ent,
-                                min(1.0, sum(math.exp(x) for x in logp))))
-            done += 1
+            items = inv.items[start:start + chunk]
+            prompts = [item_prompt(item, inv, v) for item in items]
+            options, shown = prompts[0][1], prompts[0][2]
+            rows = gen.score_many([head + [{"role": "user", "content": text}] for text, _, _ in prompts], options)
+            out.extend(_response(item, v, logp, shown, k) for item, logp in zip(items, rows))
+            done += len(items)
             if progress:
                 progress(done, total)
     return out
+
+
+def _response(item: Item, v: Variant, logp: list[float], shown: list[int], k: int) -> Response:
+    """Renormalise the options' likelihoods into a distribution over scale values 1..k."""
+    top = max(logp)
+    weights = [math.exp(x - top) for x in logp]
+    z = sum(weights)
+    probs = [0.0] * k
+    for w, val in zip(weights, shown):
+        probs[val - 1] = w / z
+    ent = -sum(p * math.log(p) for p in probs if p > 0) / math.log(k)
+    return Response(item.id, item.trait, item.key, v.key, v.order, probs,
+                    sum(p * val for p, val in zip(probs, range(1, k + 1))),
+                    max(range(k), key=lambda i: probs[i]) + 1, ent, min(1.0, sum(math.exp(x) for x in logp)))
 
 
 def _omega(matrix) -> float:
@@ -257,3 +268,53 @@ def save_profile(p: Profile, out_dir: str | Path | None = None) -> Path:
     body = _finite({k: v for k, v in p.to_dict().items() if k != "responses"})
     write_jsonl(out_dir / "responses.jsonl", [_finite(asdict(r)) for r in p.responses])
     return write_json(out_dir / "profile.json", body)
+
+
+def compare(a: Profile, b: Profile, *, n_boot: int = 2000, seed: int = 0) -> dict[str, dict]:
+    """Trait differences b − a with 95 % bootstrap intervals, resampling the variants both profiles share
+    (paired: the same prompt variant is one respondent in each)."""
+    import numpy as np
+    import pandas as pd
+
+    def per_variant(p: Profile) -> pd.DataFrame:
+        df = pd.DataFrame([asdict(r) for r in p.responses])
+        hi_lo = 1 + len(p.scale)
+        df["keyed"] = np.where(df["key"] == 1, df["expected"], hi_lo - df["expected"])
+        return df.pivot_table(index="variant", columns="trait", values="keyed", aggfunc="mean")
+
+    va, vb = per_variant(a), per_variant(b)
+    shared = va.index.intersection(vb.index)
+    if len(shared) < 2:
+        from workbench.errors import WorkbenchError
+
+        raise WorkbenchError("The two profiles share fewer than two prompt variants, so they cannot be paired.",
+                             fix="run both with the same n_variants")
+    rng = np.random.default_rng(seed)
+    out = {}
+    for trait in va.columns.intersection(vb.columns):
+        d = (vb.loc[shared, trait] - va.loc[shared, trait]).to_numpy()
+        boots = rng.choice(d, size=(n_boot, len(d)), replace=True).mean(axis=1)
+        out[trait] = {"diff": float(d.mean()), "ci_low": float(np.percentile(boots, 2.5)),
+                      "ci_high": float(np.percentile(boots, 97.5)),
+                      "interpretable": a.traits[trait].interpretable and b.traits[trait].interpretable}
+    return out
+
+
+def against_reference(p: Profile, reference: dict) -> dict[str, dict]:
+    """Read a profile against a reference profile's directions (high / low / average vs the scale midpoint).
+
+    A direction is met when the 95 % interval lies wholly on its side of the midpoint (or, for average,
+    contains it); an uninterpretable trait gets no verdict.
+    """
+    mid = (1 + len(p.scale)) / 2
+    out = {}
+    for trait, ref in reference.get("traits", {}).items():
+        t = p.traits.get(trait)
+        if t is None:
+            continue
+        observed = "high" if t.ci_low > mid else "low" if t.ci_high < mid else "average"
+        verdict = ("not interpretable" if not t.interpretable
+                   else "consistent" if observed == ref.get("direction") else "inconsistent")
+        out[trait] = {"expected": ref.get("direction"), "observed": observed, "verdict": verdict,
+                      "source": ref.get("source", "")}
+    return out

@@ -100,20 +100,35 @@ def test_context_window_policy(tiny):
     assert c.prompt_tokens <= 2048 - 4
 
 
-def test_score_options_equals_hand_computation(tiny):
-    options = ["1", "Strongly agree", "I would rather not say that", "5"]
-    got = tiny.score_options(Q, options)  # one- and multi-token options, right-padded together
-    prompt = tiny.encode_chat(Q)
+OPTIONS = ["1", "Strongly agree", "I would rather not say that", "5"]
+
+
+def _by_hand(gen, messages, options):
+    """One full, unbatched forward pass per option: the definition the fast paths must match."""
+    prompt = gen.encode_chat(messages)
     expected = []
     with torch.no_grad():
         for o in options:
-            opt = tiny.tokenizer.encode(o, add_special_tokens=False)
-            ids = torch.tensor([prompt + opt])
-            logp = torch.log_softmax(tiny.model(ids).logits[0].float(), -1)
+            opt = gen.tokenizer.encode(o, add_special_tokens=False)
+            logp = torch.log_softmax(gen.model(torch.tensor([prompt + opt])).logits[0].float(), -1)
             expected.append(sum(float(logp[len(prompt) - 1 + k, t]) for k, t in enumerate(opt)))
-    assert got == pytest.approx(expected, abs=2e-4)
+    return expected
+
+
+def test_score_options_equals_hand_computation(tiny):
+    got = tiny.score_options(Q, OPTIONS)  # one- and multi-token options
+    assert got == pytest.approx(_by_hand(tiny, Q, OPTIONS), abs=2e-4)
     with pytest.raises(WorkbenchError):
         tiny.score_options(Q, ["ok", ""])
+
+
+def test_score_many_shares_the_prefix_exactly(tiny):
+    system = {"role": "system", "content": "Rate each statement about yourself."}
+    convs = [[system, {"role": "user", "content": text}] for text in
+             ("I am calm.", "I get stressed out easily when plans change at the last minute.", "I like art.")]
+    got = tiny.score_many(convs, OPTIONS, batch_size=2)  # tails of different lengths, two batches
+    for conv, row in zip(convs, got):
+        assert row == pytest.approx(_by_hand(tiny, conv, OPTIONS), abs=2e-4)
 
 
 def test_cache_manifest_detects_truncated_file(tmp_path):

@@ -15,6 +15,19 @@ def test_run_shows_plots_and_saves_profile():
     saved = json.loads(view.saved.read_text())
     assert saved["inventory"] == "empathy" and saved["persona"] == "cotherapist"
     assert not view.run.disabled and view.stop.disabled
+    assert view.reference.value == "therapist-empathy" and "high →" in view.table.value
+
+
+def test_second_run_overlays_and_compares():
+    view = ProfileView(model="tiny-llama", inventory="empathy", persona=None, n_variants=4)
+    view.run.click()
+    view.job.wait(timeout=300)
+    view.persona.value = "cotherapist"
+    view.run.click()
+    view.job.wait(timeout=300)
+    radar = view.plots.children[0]
+    assert len([t for t in radar.data if t.name]) == 2  # both runs drawn
+    assert "Δ vs run 1 (no persona)" in view.table.value
 
 
 def test_stop_saves_nothing():

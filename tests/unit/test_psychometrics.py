@@ -9,6 +9,7 @@ import pytest
 
 from workbench import psychometrics as P
 from workbench.cli import main
+from tests.unit.test_models import _by_hand
 from workbench.corpora import load_inventory
 
 INV = load_inventory("bigfive")
@@ -33,12 +34,12 @@ def test_item_probabilities_equal_hand_computation(tiny):
     r = out[3]  # second item under the second variant (forward, words)
     v = P.variants(4)[1]
     text, options, shown = P.item_prompt(inv.items[1], inv, v)
-    logp = tiny.score_options([{"role": "user", "content": text}], options)
+    logp = _by_hand(tiny, [{"role": "user", "content": text}], options)
     z = sum(math.exp(x) for x in logp)
     expected = [0.0] * 5
     for x, val in zip(logp, shown):
         expected[val - 1] = math.exp(x) / z
-    assert r.variant == v.key and r.probs == pytest.approx(expected, rel=1e-6)
+    assert r.variant == v.key and r.probs == pytest.approx(expected, abs=1e-5)
     assert r.expected == pytest.approx(sum(p * (i + 1) for i, p in enumerate(expected)))
     assert r.valid_mass == pytest.approx(z, rel=1e-6) and 0 <= r.entropy <= 1
 
@@ -97,6 +98,9 @@ class ScriptedRespondent:
         self.calls += 1
         return [0.0 if i == pick else -6.0 for i in range(len(options))]
 
+    def score_many(self, conversations, options):
+        return [self.score_options(c, options) for c in conversations]
+
     def _value(self, line):
         for v, label in enumerate(self.inv.scale, 1):
             if line.endswith(label) and (line.startswith("- ") or " = " in line):
@@ -129,3 +133,29 @@ def test_cli_profile_on_an_ipip_csv(tmp_path, capsys):
                 "reason"} <= set(t)
         assert t["interpretable"] is False or t["alpha"] >= 0.7
     assert len((out / "responses.jsonl").read_text().splitlines()) == 6 * 4
+
+
+def _trait_holder_profile(seed):
+    r = P.administer(ScriptedRespondent("trait-holder", INV, seed=seed), INV, n_variants=8)
+    return P.Profile("scripted", "test", "", "bigfive", INV.scale, 8, P.score(r, INV), r)
+
+
+def test_compare_is_paired_over_variants():
+    a = _trait_holder_profile(0)
+    b = _trait_holder_profile(0)
+    for r in b.responses:  # the same respondent, one scale point more agreeable on every item
+        if r.trait == "agreeableness":
+            r.expected += 1 if r.key == 1 else -1
+    d = P.compare(a, b)
+    assert d["agreeableness"]["diff"] == pytest.approx(1.0) and d["agreeableness"]["ci_low"] == pytest.approx(1.0)
+    assert d["openness"]["diff"] == 0 and d["openness"]["ci_low"] == d["openness"]["ci_high"] == 0
+
+
+def test_against_reference_directions():
+    from workbench.corpora import load_reference_profiles
+
+    ref = next(r for r in load_reference_profiles() if r["name"] == "therapist-consistent")
+    verdicts = P.against_reference(_trait_holder_profile(1), ref)  # every trait near 4, interpretable
+    assert verdicts["agreeableness"]["verdict"] == "consistent"  # expected high, observed high
+    assert verdicts["neuroticism"]["verdict"] == "inconsistent"  # expected low, observed high
+    assert verdicts["agreeableness"]["source"].startswith("Rodriguez")

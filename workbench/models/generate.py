@@ -45,6 +45,8 @@ class Generator(Protocol):
 
     def score_options(self, messages, options: Sequence[str]) -> list[float]: ...
 
+    def score_many(self, conversations, options: Sequence[str]) -> list[list[float]]: ...
+
 
 def check_messages(messages) -> list[dict]:
     """Validate chat messages up front so the user sees which message is wrong and why."""
@@ -183,35 +185,70 @@ class TorchGenerator:
 
     # ---- scoring ------------------------------------------------------------------------------
     def score_options(self, messages, options: Sequence[str]) -> list[float]:
-        """Sum log-probability of each option as the assistant's reply.
+        """Sum log-probability of each option as the assistant's reply to ``messages``."""
+        return self.score_many([messages], options)[0]
 
-        The prompt runs once; its KV cache is repeated for all options, which then run together in
-        one short batch (right-padded: under causal attention padding after a token cannot change it).
-        Single-token options, such as Likert digits, need nothing beyond the prompt's last logits.
+    def score_many(self, conversations, options: Sequence[str], *, batch_size: int = 16) -> list[list[float]]:
+        """``score_options`` for many prompts that share one option list, e.g. every item of a questionnaire.
+
+        The prompts' longest common token prefix (system prompt, instructions, scale) runs once; its KV
+        cache is copied for a batch of prompts whose distinct tails run together, right-padded (under
+        causal attention, padding after a token cannot change it). Each option's first token is read
+        from the tail's last logits; longer options then run on top of the tails, with an attention
+        mask that hides the padding and explicit positions.
         """
+        import copy
+
         import torch
 
         if not options or any(not isinstance(o, str) or not o for o in options):
             raise WorkbenchError("score_options needs a non-empty list of non-empty strings.",
                                  fix='e.g. options=["1", "2", "3", "4", "5"]')
-        prompt = self.encode_chat(messages)
-        encoded = [self.tokenizer.encode(o, add_special_tokens=False) for o in options]
+        prompts = [self.encode_chat(m) for m in conversations]
+        opts = [self.tokenizer.encode(o, add_special_tokens=False) for o in options]
+        longer = [j for j, o in enumerate(opts) if len(o) > 1]
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        lcp, limit = 0, min(map(len, prompts)) - 1  # every prompt keeps at least one tail token
+        while lcp < limit and all(p[lcp] == prompts[0][lcp] for p in prompts):
+            lcp += 1
+        results: list[list[float]] = []
         with torch.inference_mode():
-            out = self.model(input_ids=torch.tensor([prompt]), use_cache=True)
-            first = torch.log_softmax(out.logits[0, -1].float(), dim=-1)
-            scores = [float(first[o[0]]) for o in encoded]
-            longer = [i for i, o in enumerate(encoded) if len(o) > 1]
-            if longer:
-                width = max(len(encoded[i]) for i in longer) - 1
-                pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-                ids = torch.full((len(longer), width), pad, dtype=torch.long)
-                for r, i in enumerate(longer):
-                    ids[r, :len(encoded[i]) - 1] = torch.tensor(encoded[i][:-1])
-                cache = out.past_key_values
-                cache.batch_repeat_interleave(len(longer))
-                logp = torch.log_softmax(self.model(input_ids=ids, past_key_values=cache, use_cache=True)
-                                         .logits.float(), dim=-1)
-                for r, i in enumerate(longer):
-                    rest = encoded[i][1:]
-                    scores[i] += float(logp[r, torch.arange(len(rest)), torch.tensor(rest)].sum())
-        return scores
+            base = (self.model(input_ids=torch.tensor([prompts[0][:lcp]]), use_cache=True).past_key_values
+                    if lcp else None)
+            for start in range(0, len(prompts), batch_size):
+                tails = [p[lcp:] for p in prompts[start:start + batch_size]]
+                b, width = len(tails), max(map(len, tails))
+                ids = torch.full((b, width), pad, dtype=torch.long)
+                for r, t in enumerate(tails):
+                    ids[r, :len(t)] = torch.tensor(t)
+                cache = copy.deepcopy(base) if base is not None else None
+                if cache is not None:
+                    cache.batch_repeat_interleave(b)
+                out = self.model(input_ids=ids, past_key_values=cache, use_cache=True)
+                last = torch.tensor([len(t) - 1 for t in tails])
+                first = torch.log_softmax(out.logits[torch.arange(b), last].float(), dim=-1)
+                scores = [[float(first[r, o[0]]) for o in opts] for r in range(b)]
+                if longer:
+                    m, depth = len(longer), max(len(opts[j]) for j in longer) - 1
+                    rows = b * m
+                    oid = torch.full((rows, depth), pad, dtype=torch.long)
+                    mask = torch.zeros((rows, lcp + width + depth), dtype=torch.long)
+                    mask[:, :lcp] = 1
+                    mask[:, lcp + width:] = 1
+                    pos = torch.zeros((rows, depth), dtype=torch.long)
+                    for r, t in enumerate(tails):
+                        for q, j in enumerate(longer):
+                            row = r * m + q
+                            oid[row, :len(opts[j]) - 1] = torch.tensor(opts[j][:-1])
+                            mask[row, lcp:lcp + len(t)] = 1
+                            pos[row] = lcp + len(t) + torch.arange(depth)
+                    cache = out.past_key_values
+                    cache.batch_repeat_interleave(m)
+                    logp = torch.log_softmax(self.model(input_ids=oid, attention_mask=mask, position_ids=pos,
+                                                        past_key_values=cache, use_cache=True).logits.float(), -1)
+                    for r in range(b):
+                        for q, j in enumerate(longer):
+                            rest = torch.tensor(opts[j][1:])
+                            scores[r][j] += float(logp[r * m + q, torch.arange(len(rest)), rest].sum())
+                results.extend(scores)
+        return results
