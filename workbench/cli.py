@@ -154,6 +154,22 @@ def _search(args) -> int:
     return 0
 
 
+def _ask(args) -> int:
+    from workbench.agent import Agent, AgentConfig
+
+    config = AgentConfig.preset(args.config)
+    if args.locale:
+        config.locale = args.locale
+    trace = Agent(args.model, args.backend, config).run(args.query)
+    print(trace.answer)
+    for s in trace.spans[1:]:
+        decision = s.attributes.get("decision", "")
+        print(f"  {s.name:<14} {s.kind:<10} {s.duration_ms:8.0f} ms  {decision}", file=sys.stderr)
+    if args.trace:
+        print(f"trace: {trace.save(args.trace, append=True)}", file=sys.stderr)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="coTherapist Workbench command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -209,6 +225,15 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--topic", default=None)
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_search)
+
+    s = sub.add_parser("ask", help="answer through the coTherapist agent loop, with a trace")
+    s.add_argument("query")
+    s.add_argument("--model", default=None)
+    s.add_argument("--backend", default="torch")
+    s.add_argument("--config", default="cotherapist", help="base, prompted, rag or cotherapist (full)")
+    s.add_argument("--locale", default=None, help="country code for crisis resources (default from corpora)")
+    s.add_argument("--trace", default=None, help="append the trace (JSON lines) to this file")
+    s.set_defaults(func=_ask)
 
     s = sub.add_parser("corpora", help="validate the shipped (or your) corpora")
     cs = s.add_subparsers(dest="action", required=True)

@@ -1,11 +1,9 @@
 """The search widget driven headless against a real index."""
 
-import shutil
 
 import pytest
 
 from widgets.search import SearchView, highlight
-from workbench import paths
 from workbench import retrieval as R
 
 

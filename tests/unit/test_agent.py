@@ -1,0 +1,94 @@
+"""The agent loop on the tiny model with the real index and safety screen; traces round-trip."""
+
+import json
+
+import pytest
+
+from workbench import retrieval
+from workbench.agent import Agent, AgentConfig, critique
+from workbench.cli import main
+from workbench.corpora import load_safety_config
+from workbench.trace import Trace
+
+CLINICIAN_Q = "My client with panic disorder avoids supermarkets. How should I plan exposure?"
+RISK_Q = "I have saved up pills and I am going to take them all tonight."
+
+
+@pytest.fixture(scope="module")
+def agent():
+    retrieval.build_index()
+    return Agent("tiny-llama", config=AgentConfig(max_new_tokens=24))
+
+
+def test_full_loop_emits_every_step(agent):
+    t = agent.run(CLINICIAN_Q)
+    names = [s.name for s in t.spans]
+    assert names[:6] == ["agent", "screen_input", "understand", "plan", "retrieve", "draft"]
+    assert "critique" in names and names[-1] == "screen_output"
+    assert t.span("understand").outputs["speaker"] == "clinician"
+    cards = t.span("retrieve").outputs["cards"]
+    assert len(cards) == len(set(cards)) == 3 and "panic-disorder-cbt" in cards
+    draft = t.span("draft")
+    assert draft.kind == "llm" and draft.attributes["completion_tokens"] == 24
+    assert "[panic-disorder-cbt]" in draft.attributes["messages"][0]["content"]
+    assert all(s.end >= s.start and s.parent_id == t.root.span_id for s in t.spans[1:])
+
+
+def test_risk_disclosure_leads_with_escalation(agent):
+    t = agent.run(RISK_Q)
+    res = load_safety_config()["resources"]
+    emergency = res["locales"][res["default"]]["emergency"]
+    first_para = t.answer.split("\n\n")[0]
+    assert emergency in first_para and t.span("screen_input").outputs["level"] == "imminent"
+    assert "escalation resources placed first" in t.span("screen_output").attributes["decision"]
+
+
+def test_ablation_switches_steps_off():
+    base = Agent("tiny-llama", config=AgentConfig.preset("base"))
+    base.config.max_new_tokens = 8
+    names = [s.name for s in base.run(CLINICIAN_Q).spans]
+    assert names == ["agent", "understand", "plan", "draft"]
+    with pytest.raises(Exception, match="Unknown agent configuration"):
+        AgentConfig.preset("turbo")
+
+
+def test_critique_rules():
+    f = critique("q", "You have bipolar disorder; take 50 mg.", speaker="client", risk=False, retrieved=["a"])
+    dims = [x["dimension"] for x in f]
+    assert dims.count("boundaries") == 2 and "empathy" in dims and "exploration" in dims and "grounding" in dims
+    good = "That sounds really hard. One option is a thought record [cbt-thought-records]. What feels doable?"
+    assert critique("q", good, speaker="client", risk=False, retrieved=["cbt-thought-records"]) == []
+
+
+def test_trace_round_trip_and_openinference(agent, tmp_path):
+    t = agent.run(CLINICIAN_Q)
+    path = t.save(tmp_path / "t.jsonl")
+    back = Trace.load(path)
+    assert back == t and back.answer == t.answer
+    oi = t.to_openinference()
+    assert len(oi) == len(t.spans)
+    for span in oi:
+        assert {"name", "context", "parent_id", "start_time", "end_time", "status_code", "attributes"} <= set(span)
+        assert span["attributes"]["openinference.span.kind"] in {"CHAIN", "LLM", "RETRIEVER", "GUARDRAIL", "EVALUATOR"}
+        json.dumps(span)  # serialisable
+    llm = next(s for s in oi if s["name"] == "draft")["attributes"]
+    assert llm["llm.token_count.completion"] == 24 and llm["llm.input_messages.1.message.role"] == "user"
+    ret = next(s for s in oi if s["name"] == "retrieve")["attributes"]
+    assert "retrieval.documents.0.document.id" in ret
+    df = t.to_dataframe()
+    assert list(df["name"]) == [s.name for s in t.spans] and (df["duration_ms"] >= 0).all()
+
+
+def test_broken_trace_file_names_the_line(tmp_path):
+    f = tmp_path / "bad.jsonl"
+    f.write_text('{"trace_id": "x"}\n')
+    with pytest.raises(Exception, match="bad.jsonl:1"):
+        Trace.load(f)
+
+
+def test_cli_ask_appends_trace(agent, tmp_path, capsys):
+    out = tmp_path / "traces.jsonl"
+    assert main(["ask", RISK_Q, "--model", "tiny-llama", "--trace", str(out), "--locale", "UK"]) == 0
+    assert main(["ask", CLINICIAN_Q, "--model", "tiny-llama", "--config", "rag", "--trace", str(out)]) == 0
+    assert "999" in capsys.readouterr().out.split("\n\n")[0]
+    assert len(Trace.load_all(out)) == 2

@@ -1,0 +1,207 @@
+"""The coTherapist reasoning loop, one traced span per step:
+
+screen → understand → plan → retrieve → draft (with citations) → critique against T-BARS
+(rule checks) → revise (bounded) → final screen. Any step can be switched off, so one agent gives
+the ablation configurations (base, +RAG, full). Clinical policy is enforced here, not left to the
+model: a risk disclosure gets the escalation resources first, whatever the model wrote, and a draft
+that the final screen flags (diagnosis, dosing, risky content) is replaced rather than shown.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import asdict, dataclass
+
+from workbench.trace import Trace, Tracer
+
+_CLINICIAN = re.compile(r"\b(?:my (?:client|patient|supervisee)s?|i(?:'m| am) an? (?:\w+ )?(?:therapist|counsel+or|"
+                        r"psychologist|psychiatrist|social worker|nurse|clinician|trainee)|in session|caseload)\b", re.I)
+_FEELING = re.compile(r"\b(?:sounds?|feel\w*|understand\w*|hard|difficult|overwhelm\w*|makes sense|"
+                      r"i hear|it'?s (?:understandable|okay|ok)|worr\w*|anxious|sad|frustrat\w*)\b", re.I)
+_OPEN_Q = re.compile(r"\b(?:what|how|which|when|where|who|tell me)\b[^?]*\?", re.I)
+_DIAGNOSIS = re.compile(r"\b(?:you|they|he|she|your client) (?:have|has|suffer\w* from) (?:a |an )?(?:clinical |major )?"
+                        r"(?:depression|bipolar|ptsd|ocd|adhd|schizophreni\w*|borderline|\w+ disorder)\b", re.I)
+_DOSE = re.compile(r"\b\d+(?:\.\d+)?\s?(?:mg|milligrams?|mcg|ml)\b", re.I)
+_CITATION = re.compile(r"\[([a-z0-9][a-z0-9-]+)\]")
+
+
+IMMINENT_FOLLOW_UP = ("Are you somewhere safe right now? I'm here with you, and I'd like to keep talking while "
+                      "you reach out to them.")
+
+
+@dataclass
+class AgentConfig:
+    screen: bool = True       # safety screen before and after generation
+    retrieve: bool = True     # ground the draft in knowledge cards
+    critique: bool = True     # T-BARS rule checks on the draft
+    revise: bool = True       # one bounded revision when the critique finds problems
+    max_revisions: int = 1
+    persona: str = "cotherapist"
+    k: int = 3
+    max_new_tokens: int = 200
+    index: str = "knowledge"
+    locale: str | None = None
+
+    @classmethod
+    def preset(cls, name: str) -> "AgentConfig":
+        """The ablation ladder of the evaluation: base, prompted, rag, cotherapist (full)."""
+        presets = {
+            "base": dict(screen=False, retrieve=False, critique=False, revise=False, persona="baseline"),
+            "prompted": dict(screen=False, retrieve=False, critique=False, revise=False),
+            "rag": dict(screen=False, critique=False, revise=False),
+            "cotherapist": {},
+        }
+        if name not in presets:
+            from workbench.errors import WorkbenchError
+
+            raise WorkbenchError(f"Unknown agent configuration {name!r}.", fix=f"use one of {list(presets)}")
+        return cls(**presets[name])
+
+
+def critique(query: str, draft: str, *, speaker: str, risk: bool, retrieved: list[str]) -> list[dict]:
+    """Rule checks of a draft against T-BARS dimensions; each finding names its dimension and evidence."""
+    found = []
+
+    def issue(dim, problem, evidence=""):
+        found.append({"dimension": dim, "problem": problem, "evidence": evidence})
+
+    if not draft.strip():
+        issue("structure", "the draft is empty")
+        return found
+    if m := _DIAGNOSIS.search(draft):
+        issue("boundaries", "states a diagnosis", m.group())
+    if m := _DOSE.search(draft):
+        issue("boundaries", "gives a medication dose", m.group())
+    if speaker == "client" and not _FEELING.search(draft):
+        issue("empathy", "does not acknowledge what the person feels")
+    if not _OPEN_Q.search(draft):
+        issue("exploration", "asks no open question")
+    cited = set(_CITATION.findall(draft))
+    if retrieved and not cited & set(retrieved):
+        issue("grounding", "cites none of the retrieved cards", ", ".join(retrieved))
+    if cited - set(retrieved):
+        issue("grounding", "cites cards that were not retrieved", ", ".join(sorted(cited - set(retrieved))))
+    if len(draft.split()) > 260:
+        issue("structure", "too long to act on", f"{len(draft.split())} words")
+    return found
+
+
+class Agent:
+    def __init__(self, model: str | None = None, backend: str = "torch", config: AgentConfig | None = None):
+        from workbench.models import get_generator
+
+        self.gen = get_generator(model, backend)
+        self.config = config or AgentConfig()
+        self._index = None
+
+    def _search(self, query: str):
+        from workbench import retrieval
+
+        if self._index is None:
+            try:
+                retrieval.manifest(self.config.index)
+            except Exception:
+                retrieval.build_index(self.config.index)
+            self._index = retrieval.Index(self.config.index)
+        best: dict = {}  # the best chunk of each card, so k hits are k different cards
+        for h in self._index.search(query, self.config.k * 4):
+            best.setdefault(h.card, h)
+        return list(best.values())[:self.config.k]
+
+    def _llm(self, tracer: Tracer, name: str, messages: list[dict]) -> str:
+        with tracer.span(name, "llm", {"messages": messages}) as s:
+            c = self.gen.chat(messages, max_new_tokens=self.config.max_new_tokens, truncate="oldest")
+            s.outputs["text"] = c.text
+            s.attributes.update(model=c.model, backend=c.backend, messages=messages, prompt_tokens=c.prompt_tokens,
+                                completion_tokens=c.completion_tokens, tokens_per_s=round(c.tokens_per_s, 1),
+                                finish_reason=c.finish_reason)
+            return c.text
+
+    def run(self, query: str) -> Trace:
+        """Answer one message; the returned Trace holds every step and the final answer."""
+        from workbench.corpora import load_prompts
+        from workbench.models import check_messages
+        from workbench.safety import escalation, screen
+
+        check_messages([{"role": "user", "content": query}])
+        cfg, tracer = self.config, Tracer()
+        with tracer.span("agent", "chain", {"query": query}) as root:
+            root.attributes["config"] = asdict(cfg)
+            risk = None
+            if cfg.screen:
+                with tracer.span("screen_input", "guardrail", {"text": query}) as s:
+                    risk = screen(query, locale=cfg.locale)
+                    s.outputs = risk.to_dict()
+                    s.attributes["decision"] = f"risk {risk.level} ({risk.subject})" if risk.risk else "no risk"
+            with tracer.span("understand", "chain", {"query": query}) as s:
+                speaker = "clinician" if _CLINICIAN.search(query) else "client"
+                s.outputs = {"speaker": speaker, "question": "?" in query, "risk": bool(risk and risk.risk)}
+            with tracer.span("plan", "chain", s.outputs) as p:
+                steps = (["lead with escalation resources"] if risk and risk.risk else [])
+                steps += (["ground in evidence-based practice, cite cards", "give concrete next steps",
+                           "ask a clarifying question"] if speaker == "clinician" else
+                          ["reflect and validate feelings", "ask one open question", "offer a small step or choice"])
+                steps += ["stay in scope: no diagnosis, no doses"]
+                p.outputs["steps"] = steps
+            hits = []
+            if cfg.retrieve:
+                with tracer.span("retrieve", "retriever", {"query": query, "k": cfg.k}) as s:
+                    hits = self._search(query)
+                    chunks = [{"card": h.card, "heading": h.heading, "score": round(h.score, 4), "text": h.text}
+                              for h in hits]
+                    s.outputs["cards"] = [h.card for h in hits]
+                    s.attributes["chunks"] = chunks
+            system = load_prompts()[cfg.persona].text
+            if hits:
+                system += "\n\nKnowledge (cite as [card-id]):\n" + "\n".join(
+                    f"[{h.card}] {h.text[:500]}" for h in hits)
+            if cfg.persona != "baseline":
+                system += "\n\nIn this answer: " + "; ".join(steps) + "."
+            messages = [{"role": "system", "content": system}, {"role": "user", "content": query}]
+            draft = self._llm(tracer, "draft", messages)
+            retrieved = [h.card for h in hits]
+            for round_ in range(cfg.max_revisions if cfg.revise else 0):
+                if not cfg.critique:
+                    break
+                with tracer.span("critique", "evaluator", {"draft": draft}) as s:
+                    findings = critique(query, draft, speaker=speaker, risk=bool(risk and risk.risk),
+                                        retrieved=retrieved)
+                    s.outputs["findings"] = findings
+                    s.attributes["decision"] = "revise" if findings else "accept"
+                if not findings:
+                    break
+                fix = "\n".join(f"- {f['dimension']}: {f['problem']}" for f in findings)
+                revised = self._llm(tracer, "revise", messages + [
+                    {"role": "assistant", "content": draft},
+                    {"role": "user", "content": f"Rewrite your answer to fix these points:\n{fix}\n"
+                                                "Keep what was good. Reply with the new answer only."}])
+                draft = revised or draft
+            if cfg.critique and not cfg.revise:
+                with tracer.span("critique", "evaluator", {"draft": draft}) as s:
+                    s.outputs["findings"] = critique(query, draft, speaker=speaker, risk=bool(risk and risk.risk),
+                                                     retrieved=retrieved)
+            answer = draft
+            if cfg.screen:
+                with tracer.span("screen_output", "guardrail", {"text": draft}) as s:
+                    out = screen(draft, locale=cfg.locale)
+                    unsafe = [f for f in critique(query, draft, speaker=speaker, risk=False, retrieved=[])
+                              if f["dimension"] == "boundaries"]
+                    s.outputs = {"screen": out.to_dict(), "scope": unsafe}
+                    if unsafe or (out.risk and not (risk and risk.risk)):
+                        answer = ("I can't give that kind of answer (a diagnosis, a medication dose, or content "
+                                  "that could put someone at risk). A doctor, pharmacist or the treating clinician "
+                                  "is the right person for it. What would be most helpful to talk through?")
+                        s.attributes["decision"] = "draft replaced"
+                    else:
+                        s.attributes["decision"] = "draft passed"
+                    if risk and risk.risk:
+                        if risk.level == "imminent" and risk.subject == "self":
+                            answer = IMMINENT_FOLLOW_UP  # no room for a small model's improvisation here
+                        answer = escalation(risk, cfg.locale) + "\n\n" + answer
+                        s.attributes["decision"] += "; escalation resources placed first"
+            root.outputs["answer"] = answer
+        return tracer.trace
+
+    def replay(self, span, messages: list[dict]) -> str:
+        """Re-run one llm step with edited messages (for the trace inspector); returns the new text."""
+        return self.gen.chat(messages, max_new_tokens=self.config.max_new_tokens, truncate="oldest").text
