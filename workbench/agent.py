@@ -202,6 +202,19 @@ class Agent:
             root.outputs["answer"] = answer
         return tracer.trace
 
-    def replay(self, span, messages: list[dict]) -> str:
-        """Re-run one llm step with edited messages (for the trace inspector); returns the new text."""
-        return self.gen.chat(messages, max_new_tokens=self.config.max_new_tokens, truncate="oldest").text
+
+
+def replay(span, user_text: str | None = None, *, max_new_tokens: int = 200):
+    """Re-run one llm span, optionally with its last user message edited; returns the new Completion."""
+    from workbench.errors import WorkbenchError
+    from workbench.models import get_generator
+
+    messages = [dict(m) for m in span.attributes.get("messages", [])] if span is not None else []
+    if span is None or span.kind != "llm" or not messages:
+        raise WorkbenchError(f"{'No step is chosen' if span is None else f'Span {span.name!r} is not a model call'}"
+                             ", so there is nothing to replay.",
+                             fix="pick a span of kind llm (draft or revise)")
+    if user_text is not None:
+        messages[-1] = {"role": "user", "content": user_text}
+    gen = get_generator(span.attributes.get("model"), span.attributes.get("backend", "torch"))
+    return gen.chat(messages, max_new_tokens=max_new_tokens, truncate="oldest")

@@ -43,6 +43,11 @@ class Report:
             self.parts.append(f'<p class="meta">{html.escape(meta)}</p>')
         return self
 
+    def raw(self, fragment: str) -> "Report":
+        """An HTML fragment made by one of the functions below (already escaped)."""
+        self.parts.append(fragment)
+        return self
+
     def figure(self, fig) -> "Report":
         self.parts.append(fig.to_html(full_html=False, include_plotlyjs=not self._plotly_inlined))
         self._plotly_inlined = True
@@ -122,3 +127,72 @@ def item_heatmap(p):
     fig.update_layout(height=max(320, 12 * len(items)), title="Item × variant (keyed expected score)",
                       margin=dict(t=50, b=30))
     return fig
+
+
+# ---- traces -----------------------------------------------------------------------------------
+_KIND_COLOR = {"chain": "#486581", "llm": "#2680c2", "retriever": "#27ab83", "guardrail": "#cf1124",
+               "evaluator": "#cb6e17"}
+
+
+def _short(obj, limit: int = 1500) -> str:
+    import json
+
+    text = obj if isinstance(obj, str) else json.dumps(obj, indent=1, ensure_ascii=False, default=str)
+    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
+
+
+def span_tree_html(trace) -> str:
+    """Nested <details> per span (collapsed; the browser expands them, so 1,000 spans stay cheap).
+    Guardrail spans that found risk or replaced a draft are highlighted."""
+    def node(span) -> str:
+        decision = span.attributes.get("decision", "")
+        alert = span.kind == "guardrail" and decision not in ("", "no risk", "draft passed")
+        style = "background:#ffe3e3;" if alert else ""
+        head = (f"<span style='color:{_KIND_COLOR.get(span.kind, '#333')};font-weight:600'>{html.escape(span.name)}"
+                f"</span> · {span.kind} · {span.duration_ms:.0f} ms"
+                + (f" · <b>{html.escape(decision)}</b>" if decision else "")
+                + (" · <b style='color:#cf1124'>error</b>" if span.status != "ok" else ""))
+        body = "".join(f"<div><b>{k}</b><pre style='white-space:pre-wrap;margin:2px 0'>{html.escape(_short(v))}"
+                       f"</pre></div>" for k, v in (
+                           ("outputs", span.outputs),
+                           ("attributes", {k: v for k, v in span.attributes.items() if k != "messages"}),
+                           ("inputs", span.inputs)) if v)  # outputs and numbers before long prompts
+        kids = "".join(node(c) for c in trace.children(span.span_id))
+        return (f"<details class='wb-span' data-span='{span.span_id}' style='margin-left:14px;{style}'>"
+                f"<summary>{head}</summary><div class='wb-span-body'>{body}</div>{kids}</details>")
+
+    return "".join(node(s) for s in trace.children(None))
+
+
+def trace_timeline(trace):
+    """A Gantt chart of the spans (ms from the trace's start), coloured by kind."""
+    import plotly.graph_objects as go
+
+    t0 = min(s.start for s in trace.spans)
+    fig = go.Figure()
+    for kind, color in _KIND_COLOR.items():
+        spans = [s for s in trace.spans if s.kind == kind]
+        if spans:
+            fig.add_bar(name=kind, orientation="h", y=[s.name for s in spans], x=[max(s.duration_ms, 1) for s in spans],
+                        base=[(s.start - t0) * 1000 for s in spans], marker_color=color,
+                        hovertext=[s.attributes.get("decision", "") for s in spans])
+    fig.update_layout(barmode="overlay", height=max(260, 22 * len({s.name for s in trace.spans})),
+                      xaxis_title="ms since start", yaxis=dict(autorange="reversed"),
+                      title="Timeline", margin=dict(t=40, b=30))
+    return fig
+
+
+def diff_html(before: str, after: str) -> str:
+    """Word-level difference: deletions struck through in red, insertions in green."""
+    import difflib
+
+    a, b = before.split(), after.split()
+    out = []
+    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
+        if op in ("delete", "replace"):
+            out.append(f"<del style='background:#ffe3e3'>{html.escape(' '.join(a[i1:i2]))}</del>")
+        if op in ("insert", "replace"):
+            out.append(f"<ins style='background:#e3f9e5'>{html.escape(' '.join(b[j1:j2]))}</ins>")
+        if op == "equal":
+            out.append(html.escape(" ".join(a[i1:i2])))
+    return " ".join(out)

@@ -1,0 +1,97 @@
+"""Trace inspector: span tree, timeline, retrieved chunks, safety decisions, draft→revision diff, replay."""
+
+from __future__ import annotations
+
+import html
+from pathlib import Path
+
+import ipywidgets as W
+
+from widgets.common import button, error_text, status_html
+
+
+class TraceView(W.VBox):
+    """``TraceView(traces)`` with a Trace, a list of them, or a JSONL file written by ``Trace.save``."""
+
+    def __init__(self, traces):
+        from workbench.trace import Trace
+
+        if isinstance(traces, (str, Path)):
+            traces = Trace.load_all(traces)
+        self.traces = [traces] if isinstance(traces, Trace) else list(traces)
+        self.pick = W.Dropdown(options=[(f"{i + 1}. {t.query[:70]}", i) for i, t in enumerate(self.traces)],
+                               description="Trace", layout=W.Layout(width="90%"))
+        self.answer = W.HTML()
+        self.tree = W.HTML()
+        self.tree.add_class("wb-trace-tree")
+        self.timeline = W.VBox()
+        self.chunks = W.HTML()
+        self.safety = W.HTML()
+        self.diff = W.HTML()
+        self.step = W.Dropdown(description="Step")
+        self.edit = W.Textarea(description="Input", layout=W.Layout(width="95%", height="80px"))
+        self.replay_btn = button("Replay this step", "info", "wb-trace-replay", icon="redo")
+        self.replayed = W.HTML()
+        self.replayed.add_class("wb-trace-replayed")
+        self.pick.observe(lambda _: self.show(), names="value")
+        self.step.observe(lambda _: self._fill_edit(), names="value")
+        self.replay_btn.on_click(lambda _: self.replay())
+        tabs = W.Tab(children=[self.tree, self.timeline, self.chunks, self.safety, self.diff,
+                               W.VBox([self.step, self.edit, self.replay_btn, self.replayed])])
+        for i, title in enumerate(["Spans", "Timeline", "Retrieved", "Safety", "Draft → revision", "Replay"]):
+            tabs.set_title(i, title)
+        super().__init__([self.pick, self.answer, tabs])
+        self.show()
+
+    @property
+    def trace(self):
+        return self.traces[self.pick.value]
+
+    def show(self) -> None:
+        import plotly.graph_objects as go
+
+        from workbench.report import diff_html, span_tree_html, trace_timeline
+
+        t = self.trace
+        self.answer.value = (f"<div style='white-space:pre-wrap;border-left:4px solid #27ab83;padding:4px 10px'>"
+                             f"{html.escape(t.answer)}</div>")
+        self.tree.value = span_tree_html(t)
+        self.timeline.children = [go.FigureWidget(trace_timeline(t))]
+        chunks = [c for s in t.spans if s.kind == "retriever" for c in s.attributes.get("chunks", [])]
+        self.chunks.value = "".join(
+            f"<div><b>[{html.escape(c['card'])}]</b> {html.escape(c['heading'])} · score {c['score']:.3f}"
+            f"<div style='color:#52606d'>{html.escape(c['text'][:400])}…</div></div>" for c in chunks
+        ) or "<i>No retrieval in this trace.</i>"
+        guards = [s for s in t.spans if s.kind == "guardrail"]
+        self.safety.value = "".join(
+            f"<div style='padding:4px;{'background:#ffe3e3' if s.attributes.get('decision') not in ('no risk', 'draft passed') else ''}'>"
+            f"<b>{s.name}</b>: {html.escape(s.attributes.get('decision', ''))}</div>" for s in guards
+        ) or "<i>Safety screening was switched off.</i>"
+        draft, revise = t.span("draft"), t.span("revise")
+        self.diff.value = (diff_html(draft.outputs.get("text", ""), revise.outputs.get("text", ""))
+                           if draft and revise else "<i>No revision in this trace.</i>")
+        llm = [s for s in t.spans if s.kind == "llm"]
+        self.step.options = [(s.name, s.span_id) for s in llm]
+        self.step.value = llm[0].span_id if llm else None
+        self._fill_edit()
+
+    def _span(self):
+        return next((s for s in self.trace.spans if s.span_id == self.step.value), None)
+
+    def _fill_edit(self) -> None:
+        s = self._span()
+        msgs = s.attributes.get("messages", []) if s else []
+        self.edit.value = msgs[-1]["content"] if msgs else ""
+
+    def replay(self):
+        """Re-run the chosen model step with the edited input (synchronous: one short generation)."""
+        from workbench.agent import replay
+
+        try:
+            c = replay(self._span(), self.edit.value)
+        except Exception as exc:
+            self.replayed.value = status_html(error_text(exc), "error")
+            return None
+        self.replayed.value = (f"<div style='white-space:pre-wrap'>{html.escape(c.text)}</div>"
+                               + status_html(f"{c.completion_tokens} tokens · {c.tokens_per_s:.1f} tok/s", "ok"))
+        return c
