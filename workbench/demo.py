@@ -14,6 +14,45 @@ SAMPLE_QUESTIONS = [
 ]
 
 
+AGENT_QUERIES = [
+    "My client with panic disorder has started avoiding supermarkets. How should I plan exposure with her?",
+    "Since the breakup I can't sleep and I keep replaying everything. I feel so alone.",
+    "I have pills saved up and I'm going to take them all tonight.",  # a risk disclosure: escalation first
+]
+
+
+def _agent_section(report, model, out: Path, log) -> None:
+    """Stage 2: the agent loop on three queries; traces saved beside the report and drawn in it."""
+    from workbench import retrieval
+    from workbench.agent import Agent, AgentConfig
+    from workbench.errors import WorkbenchError
+    from workbench.report import span_tree_html, trace_timeline
+
+    try:
+        fresh = not retrieval.stale_inputs()
+    except WorkbenchError:
+        fresh = False
+    if not fresh:
+        log("[demo] building the knowledge index…", file=sys.stderr)
+        retrieval.build_index()
+    agent = Agent(model, config=AgentConfig(max_new_tokens=160))
+    report.heading("2 · The agent loop: screen, retrieve, draft, critique, revise, screen")
+    report.text("Each answer below comes with its trace: click a span to see its inputs, outputs, prompt and "
+                "tokens. Guardrail decisions are highlighted; a risk disclosure gets the escalation resources "
+                "first, by policy.", cls="note")
+    traces = out / "traces.jsonl"
+    traces.unlink(missing_ok=True)
+    for i, q in enumerate(AGENT_QUERIES, 1):
+        log(f"[demo] agent on query {i}/{len(AGENT_QUERIES)}…", file=sys.stderr)
+        t = agent.run(q)
+        t.save(traces, append=True)
+        cards = t.span("retrieve").outputs.get("cards", []) if t.span("retrieve") else []
+        report.exchange(q, t.answer, f"retrieved: {', '.join(cards)} · {len(t.spans)} spans")
+        report.raw(f"<div style='font-size:.85rem'>{span_tree_html(t)}</div>")
+        report.figure(trace_timeline(t))
+    report.text(f"Traces (JSON lines, one span per line): {traces}", cls="note")
+
+
 def _speed_figure(completions):
     import plotly.graph_objects as go
 
@@ -47,6 +86,7 @@ def run_demo(model: str | None = None, out: str | Path | None = None, log=print)
         report.exchange(q, c.text, f"{c.prompt_tokens} prompt + {c.completion_tokens} new tokens · "
                                    f"{c.tokens_per_s:.1f} tok/s decode · {c.finish_reason}")
     report.figure(_speed_figure(completions))
+    _agent_section(report, gen.name, out, log)
     report.text("Research software: outputs are not clinical advice. In an emergency call your local "
                 "emergency number.", cls="note")
     return report.write(out / "report.html")

@@ -26,3 +26,8 @@ def test_demo_writes_self_contained_report(tmp_path):
     html = (tmp_path / "report.html").read_text()
     assert "coTherapist Workbench" in html and "plotly" in html and "behavioural activation" in html
     assert "<script src=\"http" not in html  # plotly.js is inlined, so it opens offline
+    from workbench.trace import Trace
+
+    traces = Trace.load_all(tmp_path / "traces.jsonl")
+    assert len(traces) == 3 and "wb-span" in html and "Timeline" in html
+    assert traces[2].span("screen_input").outputs["risk"] and "escalation resources placed first" in html
