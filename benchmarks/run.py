@@ -116,9 +116,36 @@ def bench_profile() -> dict:
             "generate_parse_valid_rate": round(parsed / (2 * len(items)), 2)}
 
 
+def bench_retrieval() -> dict:
+    """Our index build against txtai's default configuration on the same chunks; query latency and
+    recall@5 of the shipped queries' relevant cards."""
+    from dataclasses import asdict
+
+    from txtai import Embeddings
+
+    from workbench import retrieval
+    from workbench.corpora import load_queries
+    from workbench.models.embeddings import minilm_path
+
+    chunks = [asdict(c) for c in retrieval.card_chunks()]
+    default_s, _ = timed(lambda: Embeddings({"path": str(minilm_path()), "content": True}).index(chunks))
+    ours_s, _ = timed(lambda: retrieval.build_index("bench"))
+    index = retrieval.Index("bench")
+    latencies, found = [], 0
+    queries = load_queries()
+    for q in queries:
+        t, hits = timed(lambda: index.search(q.text, 5))
+        latencies.append(t * 1000)
+        found += bool({h.card for h in hits} & set(q.relevant_cards))
+    latencies.sort()
+    return {"index_chunks": len(chunks), "index_chunks_per_s": round(len(chunks) / ours_s, 1),
+            "index_speedup_vs_default": round(default_s / ours_s, 2),
+            "query_p50_ms": round(latencies[len(latencies) // 2], 1), "recall_at_5": round(found / len(queries), 3)}
+
+
 def main() -> int:
     results: dict = {}
-    for step in (bench_import, bench_load, bench_decode, bench_score_options, bench_profile):
+    for step in (bench_import, bench_load, bench_decode, bench_score_options, bench_profile, bench_retrieval):
         print(f"… {step.__name__}", file=sys.stderr, flush=True)
         results.update(step())
     out = paths.exports_dir() / "bench" / "latest.json"
