@@ -175,7 +175,15 @@ class Agent:
                     {"role": "assistant", "content": draft},
                     {"role": "user", "content": f"Rewrite your answer to fix these points:\n{fix}\n"
                                                 "Keep what was good. Reply with the new answer only."}])
-                draft = revised or draft
+                # A small model may echo the request or make things worse: keep the revision only if the
+                # same checks find fewer problems and it does not repeat the instruction.
+                again = critique(query, revised, speaker=speaker, risk=bool(risk and risk.risk), retrieved=retrieved)
+                better = len(again) < len(findings) and "fix these points" not in revised.lower()
+                tracer.trace.spans[-1].attributes.update(
+                    decision="revision kept" if better else "revision rejected, draft kept",
+                    findings_after=again)
+                if better:
+                    draft = revised
             if cfg.critique and not cfg.revise:
                 with tracer.span("critique", "evaluator", {"draft": draft}) as s:
                     s.outputs["findings"] = critique(query, draft, speaker=speaker, risk=bool(risk and risk.risk),

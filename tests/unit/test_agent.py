@@ -92,3 +92,15 @@ def test_cli_ask_appends_trace(agent, tmp_path, capsys):
     assert main(["ask", CLINICIAN_Q, "--model", "tiny-llama", "--config", "rag", "--trace", str(out)]) == 0
     assert "999" in capsys.readouterr().out.split("\n\n")[0]
     assert len(Trace.load_all(out)) == 2
+
+
+def test_revision_is_kept_only_when_it_checks_better(agent):
+    t = agent.run("I feel so alone since the breakup.")
+    revise = t.span("revise")
+    assert revise is not None and revise.attributes["decision"] in ("revision kept", "revision rejected, draft kept")
+    final_draft = t.span("screen_output").inputs["text"]
+    if revise.attributes["decision"].startswith("revision rejected"):
+        assert final_draft == t.span("draft").outputs["text"]
+    else:
+        assert final_draft == revise.outputs["text"]
+    assert "fix these points" not in t.answer.lower()
