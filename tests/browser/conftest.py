@@ -117,5 +117,8 @@ def open_and_run_all(page, base: str, notebook: str) -> None:
         select.click()
     except Exception:
         pass
-    page.wait_for_timeout(1000)
+    try:  # the run has started once the kernel reports busy; only then does "Idle" mean finished
+        page.locator("text=/Python 3 \\(ipykernel\\) \\| Busy/").first.wait_for(timeout=15_000)
+    except Exception:
+        pass
     status.first.wait_for(timeout=300_000)

@@ -10,6 +10,9 @@ pytestmark = pytest.mark.browser
 def test_expand_a_span(lab, page):
     base, _ = lab
     open_and_run_all(page, base, "04_agent_traces.ipynb")
+    # the last cell replays a step; once its result shows, no cell will re-render the tree under our clicks
+    page.wait_for_function("() => [...document.querySelectorAll('.wb-trace-replayed')]"
+                           ".some(e => e.innerText.includes('tok/s'))", timeout=240_000)
     root = page.locator(".wb-trace-tree details.wb-span > summary").first  # document order: the root first
     root.wait_for()
     root.click()  # the root span "agent" opens to show its steps
