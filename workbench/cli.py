@@ -170,6 +170,33 @@ def _ask(args) -> int:
     return 0
 
 
+def _finetune(args) -> int:
+    from workbench.finetune import TrainConfig, train
+
+    config = TrainConfig(name=args.name, model=args.model, data=args.data or [], seed=args.seed)
+    for key in ("steps", "epochs", "lr", "rank", "layers", "grad_accum", "tokens_per_batch", "save_every",
+                "eval_every"):
+        if getattr(args, key) is not None:
+            setattr(config, key, getattr(args, key))
+
+    def progress(step, steps, rec):
+        ev = f"  eval {rec['eval_loss']:.3f}" if rec.get("eval_loss") is not None else ""
+        print(f"step {step}/{steps}  loss {rec['train_loss']:.3f}{ev}  {rec['tok_s']:.0f} tok/s", file=sys.stderr)
+
+    r = train(config, resume=args.resume, progress=progress)
+    print(f"{r.name}: {r.status} after {r.step}/{r.steps} steps in {r.wall_s:.0f} s "
+          f"({r.train_tok_s:.0f} tok/s); eval loss {r.eval_loss}", file=sys.stderr)
+    print(r.adapter_dir or f"stopped; resume with: workbench finetune --name {r.name} --resume")
+    return 0 if r.status == "done" else 1
+
+
+def _merge(args) -> int:
+    from workbench.finetune import merge
+
+    print(merge(args.name, args.out))
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="coTherapist Workbench command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -234,6 +261,30 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--locale", default=None, help="country code for crisis resources (default from corpora)")
     s.add_argument("--trace", default=None, help="append the trace (JSON lines) to this file")
     s.set_defaults(func=_ask)
+
+    s = sub.add_parser("finetune", help="train a LoRA adapter on dialogues (exports/adapters/NAME)",
+                       description="Single process here; on several devices run it under "
+                       "`accelerate launch -m workbench.cli finetune …`.")
+    s.add_argument("--name", default="cotherapist")
+    s.add_argument("--model", default=None)
+    s.add_argument("--data", action="append", help="dialogue file or folder (repeatable; default: shipped dialogues)")
+    s.add_argument("--steps", type=int, default=None, help="optimiser steps (default: one epoch)")
+    s.add_argument("--epochs", type=float, default=None)
+    s.add_argument("--lr", type=float, default=None)
+    s.add_argument("--rank", type=int, default=None, help="LoRA rank")
+    s.add_argument("--layers", type=int, default=None, help="adapt the top N layers (0 = all)")
+    s.add_argument("--grad-accum", type=int, default=None)
+    s.add_argument("--tokens-per-batch", type=int, default=None)
+    s.add_argument("--save-every", type=int, default=None)
+    s.add_argument("--eval-every", type=int, default=None)
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--resume", action="store_true", help="continue from the last checkpoint of this name")
+    s.set_defaults(func=_finetune)
+
+    s = sub.add_parser("merge", help="merge an adapter into its base: exports/models/NAME, loadable by name")
+    s.add_argument("name")
+    s.add_argument("--out", default=None)
+    s.set_defaults(func=_merge)
 
     s = sub.add_parser("corpora", help="validate the shipped (or your) corpora")
     cs = s.add_subparsers(dest="action", required=True)
