@@ -1,0 +1,60 @@
+"""The fine-tune view driven headless: preview the loss mask, Start, watch the curve, Stop, resume."""
+
+import json
+
+import pytest
+
+from widgets.finetune import FinetuneView
+
+DATA = [[{"role": "user", "content": f"How should I open session {i}?"},
+         {"role": "assistant", "content": "Agree an agenda together and check in on the week."}] for i in range(6)]
+
+
+@pytest.fixture()
+def data(tmp_path, monkeypatch):
+    monkeypatch.setenv("WORKBENCH_EXPORTS", str(tmp_path / "exports"))
+    f = tmp_path / "d.jsonl"
+    f.write_text("".join(json.dumps({"id": f"d{i}", "messages": m}) + "\n" for i, m in enumerate(DATA)))
+    return f
+
+
+def test_preview_marks_assistant_tokens(data):
+    view = FinetuneView(model="tiny-llama", name="w", data=str(data))
+    view.preview_button.click()
+    assert "5 training + 1 held-out" in view.preview.value
+    assert 'class="wb-loss"' in view.preview.value and 'class="wb-ctx"' in view.preview.value
+    view.preview_index.value = 1
+    assert view._examples[1].id in view.preview.value
+
+
+def test_start_draws_the_curve_and_shows_the_result_card(data):
+    view = FinetuneView(model="tiny-llama", name="w", data=str(data), steps=4, eval_every=2, tokens_per_batch=128)
+    view.start_button.click()
+    r = view.job.wait(timeout=300)
+    assert r.status == "done" and "Adapter saved" in view.status.value
+    train, held = view.curve.data
+    assert list(train.x) == [1, 2, 3, 4] and list(held.x) == [2, 4]
+    assert "tokens/s" in view.card.value and view.bar.value == view.bar.max == 4
+    assert not view.start_button.disabled and view.stop.disabled
+
+
+def test_stop_keeps_a_checkpoint_and_resume_finishes(data):
+    view = FinetuneView(model="tiny-llama", name="w", data=str(data), steps=30, save_every=50,
+                        tokens_per_batch=128)
+    view.start_button.click()
+    while view.job.done < 1 and view.job.running:
+        view.job._thread.join(0.05)
+    view.stop.click()
+    r = view.job.wait(timeout=300)
+    assert r.status == "cancelled" and "Resume" in view.status.value
+    view.resume.value = True
+    view.steps.value = r.step + 2
+    view.start_button.click()
+    done = view.job.wait(timeout=300)
+    assert done.status == "done" and done.history[0]["step"] == 1 and done.step == r.step + 2
+
+
+def test_bad_data_path_is_explained(data, tmp_path):
+    view = FinetuneView(model="tiny-llama", data=str(tmp_path / "nope.jsonl"))
+    view.preview_button.click()
+    assert "does not exist" in view.preview.value
