@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -143,9 +144,50 @@ def bench_retrieval() -> dict:
             "query_p50_ms": round(latencies[len(latencies) // 2], 1), "recall_at_5": round(found / len(queries), 3)}
 
 
-def main() -> int:
+def bench_train() -> dict:
+    """The workbench's LoRA loop against a naive one (every batch padded to the longest dialogue, logits for
+    every position, plain loop) on the same model, adapter settings and dialogues; real tokens per second."""
+    import torch
+    from peft import get_peft_model
+
+    from workbench import finetune as ft
+    from workbench.models import registry
+
+    config = ft.TrainConfig(name="bench", steps=3, eval_every=0, save_every=0, dropout=0.0)
+    ours = ft.train(config)
+    shutil.rmtree(ft.adapter_dir(config.name), ignore_errors=True)  # a measurement, not a user's adapter
+    model, tok = registry.load(registry.resolve(None))
+    train, _, _ = ft.load_examples(tok, config)
+    model.train()
+    model = get_peft_model(model, ft.lora_config(config, model.config.num_hidden_layers))
+    opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=config.lr)
+    width, batch, real, t0 = max(len(e.input_ids) for e in train), 4, 0, time.perf_counter()
+    for k in range(2):
+        ids, mask, labels = ft.collate(train[k * batch:(k + 1) * batch], tok.pad_token_id)
+        grow = (0, width - ids.shape[1])
+        out = model(input_ids=torch.nn.functional.pad(ids, grow, value=tok.pad_token_id),
+                    attention_mask=torch.nn.functional.pad(mask, grow),
+                    labels=torch.nn.functional.pad(labels, grow, value=ft.IGNORE))
+        out.loss.backward()
+        opt.step()
+        opt.zero_grad()
+        real += int(mask.sum())
+    naive = real / (time.perf_counter() - t0)
+    return {"train_tok_s_naive": round(naive, 1), "train_tok_s": ours.train_tok_s,
+            "train_speedup": round(ours.train_tok_s / naive, 2)}
+
+
+STEPS = ("import", "load", "decode", "score_options", "profile", "retrieval", "train")
+
+
+def main(argv: list[str]) -> int:
+    """``run.py [step …]`` runs only the named steps (e.g. ``train``); the JSON keeps the other keys."""
+    unknown = [a for a in argv if a not in STEPS]
+    if unknown:
+        print(f"unknown step(s) {unknown}; choose from {', '.join(STEPS)}", file=sys.stderr)
+        return 2
     results: dict = {}
-    for step in (bench_import, bench_load, bench_decode, bench_score_options, bench_profile, bench_retrieval):
+    for step in [globals()[f"bench_{name}"] for name in (argv or STEPS)]:
         print(f"… {step.__name__}", file=sys.stderr, flush=True)
         results.update(step())
     out = paths.exports_dir() / "bench" / "latest.json"
@@ -160,4 +202,4 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
