@@ -12,17 +12,16 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
+# The behaviour patterns live with the T-BARS feature scorer, so the critique and the scorer agree.
+from workbench.rubric import CITATION as _CITATION
+from workbench.rubric import DIAGNOSIS as _DIAGNOSIS
+from workbench.rubric import DOSE as _DOSE
+from workbench.rubric import FEELING as _FEELING
+from workbench.rubric import OPEN_QUESTION as _OPEN_Q
 from workbench.trace import Trace, Tracer
 
 _CLINICIAN = re.compile(r"\b(?:my (?:client|patient|supervisee)s?|i(?:'m| am) an? (?:\w+ )?(?:therapist|counsel+or|"
                         r"psychologist|psychiatrist|social worker|nurse|clinician|trainee)|in session|caseload)\b", re.I)
-_FEELING = re.compile(r"\b(?:sounds?|feel\w*|understand\w*|hard|difficult|overwhelm\w*|makes sense|"
-                      r"i hear|it'?s (?:understandable|okay|ok)|worr\w*|anxious|sad|frustrat\w*)\b", re.I)
-_OPEN_Q = re.compile(r"\b(?:what|how|which|when|where|who|tell me)\b[^?]*\?", re.I)
-_DIAGNOSIS = re.compile(r"\b(?:you|they|he|she|your client) (?:have|has|suffer\w* from) (?:a |an )?(?:clinical |major )?"
-                        r"(?:depression|bipolar|ptsd|ocd|adhd|schizophreni\w*|borderline|\w+ disorder)\b", re.I)
-_DOSE = re.compile(r"\b\d+(?:\.\d+)?\s?(?:mg|milligrams?|mcg|ml)\b", re.I)
-_CITATION = re.compile(r"\[([a-z0-9][a-z0-9-]+)\]")
 
 
 IMMINENT_FOLLOW_UP = ("Are you somewhere safe right now? I'm here with you, and I'd like to keep talking while "
