@@ -1,0 +1,34 @@
+"""06_tbars_review in real JupyterLab: run all, rate the first item on one dimension, Save, see progress advance."""
+
+import pytest
+
+from tests.browser.conftest import open_and_run_all
+
+pytestmark = pytest.mark.browser
+
+PROGRESS = "() => document.querySelector('.wb-review-progress').innerText"
+
+
+def test_review_save_advances_progress(lab, page):
+    base, _ = lab
+    open_and_run_all(page, base, "06_tbars_review.ipynb")
+    save = page.locator("button.wb-review-save").first
+    save.wait_for()
+    before = page.evaluate(PROGRESS)
+    assert "Item 1 of 6" in before and "0 rated" in before, before
+    level = page.locator(".wb-review-dim-empathy button", has_text="4").first
+    level.hover()
+    assert level.get_attribute("title").startswith("4: "), "the anchor should show on hover"
+    level.click()
+    page.locator(".wb-review-judgement-safe button", has_text="5").first.click()
+    save.click()
+    page.wait_for_function(f"() => ({PROGRESS})().includes('Item 2 of 6')", timeout=30_000)
+    after = page.evaluate(PROGRESS)
+    assert "1 rated" in after, after
+    status = page.locator(".wb-review-status").first.inner_text()
+    assert "Saved" in status, status
+    # the summary tab renders its tables from the saved ratings
+    page.locator(".lm-TabBar-tab", has_text="Summary").first.click()
+    page.locator("button.wb-review-summary-refresh").first.click()
+    page.wait_for_function("() => !!document.querySelector('.wb-review-summary table.wb-review-means')",
+                           timeout=60_000)
