@@ -59,15 +59,22 @@ def bench_load() -> dict:
 
 
 def bench_decode() -> dict:
-    from workbench.models import get_generator
+    """Greedy decoding, 128 new tokens, same prompt: torch eager and every ONNX variant, side by side;
+    the speedup counts only variants that pass their parity limits."""
+    from workbench.export import VARIANTS, export_and_compare
 
-    gen = get_generator("smollm2-135m-instruct")
-    gen.chat(PROMPT, max_new_tokens=8)  # warm-up
-    speeds = []
-    for _ in range(2):
-        c = gen.chat(PROMPT, max_new_tokens=128, stop=None)
-        speeds.append(c.tokens_per_s)
-    return {"decode_tok_s_torch": round(max(speeds), 1), "decode_tokens": c.completion_tokens}
+    r = export_and_compare("smollm2-135m-instruct", VARIANTS, max_new_tokens=128)
+    torch_s, *onnx = r["speed"]
+    out = {"decode_tok_s_torch": round(torch_s["decode_tok_s"], 1), "decode_tokens": torch_s["decode_tokens"]}
+    for p, s in zip(r["parity"], onnx):
+        out[f"decode_tok_s_{p['variant']}"] = round(s["decode_tok_s"], 1)
+        out[f"parity_passed_{p['variant']}"] = p["passed"]
+    faithful = [(s["decode_tok_s"], p) for p, s in zip(r["parity"], onnx) if p["passed"]]
+    if faithful:
+        best, p = max(faithful, key=lambda x: x[0])
+        out |= {"decode_best_variant": p["variant"], "decode_speedup": round(best / torch_s["decode_tok_s"], 2),
+                "ppl_delta_pct": round(p["ppl_delta_pct"], 2)}
+    return out
 
 
 def bench_score_options() -> dict:
@@ -97,6 +104,7 @@ def bench_profile() -> dict:
     gen = get_generator("smollm2-135m-instruct")
     inv = load_inventory("bigfive")
     t_full, p = timed(lambda: profile(gen.name, "bigfive", persona="cotherapist", n_variants=8))
+    t_onnx, _ = timed(lambda: profile(gen.name, "bigfive", persona="cotherapist", n_variants=8, backend="onnx"))
     system = {"role": "system", "content": load_prompts()["cotherapist"].text}
     items = inv.items[:12]
     lik_s, gen_s, parsed = 0.0, 0.0, 0
@@ -113,35 +121,42 @@ def bench_profile() -> dict:
     n = len(p.responses)
     return {"profile_seconds": round(t_full, 1), "profile_item_variants": n,
             "profile_seconds_per_960": round(t_full / n * 960, 1),
+            "profile_seconds_onnx": round(t_onnx, 1), "profile_seconds_per_960_onnx": round(t_onnx / n * 960, 1),
             "profile_speedup_vs_generate": round(gen_s / lik_s, 1),
             "generate_parse_valid_rate": round(parsed / (2 * len(items)), 2)}
 
 
 def bench_retrieval() -> dict:
-    """Our index build against txtai's default configuration on the same chunks; query latency and
-    recall@5 of the shipped queries' relevant cards."""
+    """Our index build (ONNX MiniLM, fp32 and int8) against txtai's default configuration (its torch
+    MiniLM) on the same chunks; query latency and recall@5 of the shipped queries' relevant cards."""
     from dataclasses import asdict
 
     from txtai import Embeddings
 
     from workbench import retrieval
     from workbench.corpora import load_queries
-    from workbench.models.embeddings import minilm_path
+    from workbench.models.embeddings import embed, minilm_path
 
     chunks = [asdict(c) for c in retrieval.card_chunks()]
+    embed(["warm-up"]), embed(["warm-up"], variant="int8")
     default_s, _ = timed(lambda: Embeddings({"path": str(minilm_path()), "content": True}).index(chunks))
-    ours_s, _ = timed(lambda: retrieval.build_index("bench"))
-    index = retrieval.Index("bench")
-    latencies, found = [], 0
-    queries = load_queries()
-    for q in queries:
-        t, hits = timed(lambda: index.search(q.text, 5))
-        latencies.append(t * 1000)
-        found += bool({h.card for h in hits} & set(q.relevant_cards))
-    latencies.sort()
-    return {"index_chunks": len(chunks), "index_chunks_per_s": round(len(chunks) / ours_s, 1),
-            "index_speedup_vs_default": round(default_s / ours_s, 2),
-            "query_p50_ms": round(latencies[len(latencies) // 2], 1), "recall_at_5": round(found / len(queries), 3)}
+    out, queries = {"index_chunks": len(chunks)}, load_queries()
+    for variant in ("fp32", "int8"):
+        ours_s, _ = timed(lambda: retrieval.build_index(f"bench-{variant}", embedding=variant))
+        index = retrieval.Index(f"bench-{variant}")
+        latencies, found = [], 0
+        for q in queries:
+            t, hits = timed(lambda: index.search(q.text, 5))
+            latencies.append(t * 1000)
+            found += bool({h.card for h in hits} & set(q.relevant_cards))
+        latencies.sort()
+        suffix = "" if variant == "fp32" else "_int8"
+        out |= {f"index_chunks_per_s{suffix}": round(len(chunks) / ours_s, 1),
+                f"index_speedup_vs_default{suffix}": round(default_s / ours_s, 2),
+                f"query_p50_ms{suffix}": round(latencies[len(latencies) // 2], 1),
+                f"recall_at_5{suffix}": round(found / len(queries), 3)}
+        shutil.rmtree(retrieval.index_dir(f"bench-{variant}"), ignore_errors=True)
+    return out
 
 
 def bench_train() -> dict:

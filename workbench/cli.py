@@ -16,6 +16,9 @@ def _pull(args) -> int:
     if spec.kind == "tiny":
         print(f"{spec.name}: tokenizer ready in {registry.tokenizer_dir()}")
         return 0
+    from workbench.models.embeddings import onnx_dir
+
+    print(f"embeddings: ready in {onnx_dir()}")
     path = registry.ensure_cached(spec, progress=lambda m: print(m, file=sys.stderr))
     print(f"{spec.name}: ready in {path} ({time.perf_counter() - t0:.1f} s)")
     return 0
@@ -98,7 +101,15 @@ def _profile(args) -> int:
             last[0] = done
             print(f"\r{done}/{total} item-variants scored", end="", file=sys.stderr, flush=True)
 
-    p = profile(args.model, args.inventory, persona=args.persona, n_variants=args.variants, progress=progress)
+    model = args.model
+    if args.adapter:  # an adapter is profiled as its merged model, which the registry loads by name
+        from workbench.finetune import merge
+        from workbench.models import registry
+
+        names = {s.name for s in registry.list_models()}
+        model = args.adapter if args.adapter in names else merge(args.adapter).name
+    p = profile(model, args.inventory, persona=args.persona, backend=args.backend, n_variants=args.variants,
+                progress=progress)
     print(file=sys.stderr)
     path = save_profile(p, args.out)
     for trait, t in p.traits.items():
@@ -197,6 +208,38 @@ def _merge(args) -> int:
     return 0
 
 
+def _export(args) -> int:
+    from workbench.export import export_and_compare
+
+    variants = [v.strip() for v in args.variants.split(",") if v.strip()]
+    r = export_and_compare(args.name, variants, progress=lambda m: print(m, file=sys.stderr))
+    print(f"{'variant':<8} {'max|dlogit|':>11} {'agree':>6} {'ppl':>8} {'d ppl':>8} {'decode tok/s':>13}  verdict")
+    torch_speed = r["speed"][0]["decode_tok_s"]
+    print(f"{'torch':<8} {'':>11} {'':>6} {'':>8} {'':>8} {torch_speed:>13.1f}")
+    for p, s in zip(r["parity"], r["speed"][1:]):
+        verdict = "faithful" if p["passed"] else "FAILS " + ", ".join(f["metric"] for f in p["failures"])
+        print(f"{p['variant']:<8} {p['max_abs_logit_diff']:>11.3g} {p['greedy_agreement']:>6.2f} {p['ppl']:>8.2f} "
+              f"{p['ppl_delta_pct']:>+7.2f}% {s['decode_tok_s']:>13.1f}  {verdict} "
+              f"({s['decode_tok_s'] / max(torch_speed, 1e-9):.1f}x torch)")
+    print(r["export"].root)
+    return 0
+
+
+def _evaluate(args) -> int:
+    from workbench.evaluate import evaluate, summary_frame
+
+    def progress(done, total):
+        print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True)
+
+    r = evaluate(args.queries, args.configs, model=args.model, backend=args.backend, out=args.out,
+                 progress=progress, train_missing=args.train_missing, max_new_tokens=args.max_new_tokens,
+                 limit=args.limit)
+    print(file=sys.stderr)
+    print(summary_frame(r.summary).to_string(float_format=lambda v: f"{v:.3f}"))
+    print(f"{r.status}: {r.done}/{r.total} in {r.wall_s:.0f} s -> {r.out_dir}", file=sys.stderr)
+    return 0 if r.status == "done" else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="workbench", description="coTherapist Workbench command line")
     sub = p.add_subparsers(dest="command", required=True)
@@ -225,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("profile", help="psychometric profile of a model by option likelihood")
     s.add_argument("--model", default=None)
+    s.add_argument("--adapter", default=None, help="a LoRA adapter from exports/adapters (merged on first use)")
+    s.add_argument("--backend", default="torch", choices=["torch", "onnx"], help="onnx runs the int8 export")
     s.add_argument("--persona", default=None, help="system prompt id from the prompt library")
     s.add_argument("--inventory", default="bigfive",
                    help="shipped name (bigfive, empathy) or a .yaml, IPIP-style .csv or PsychoBench .json file")
@@ -285,6 +330,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("name")
     s.add_argument("--out", default=None)
     s.set_defaults(func=_merge)
+
+    s = sub.add_parser("export", help="export a model to ONNX variants; parity and speed against torch")
+    s.add_argument("name", nargs="?", default=None, help="model name or path (default: the default model)")
+    s.add_argument("--variants", default="fp32,int8,int4", help="comma-separated: fp32, int8, int4")
+    s.set_defaults(func=_export)
+
+    s = sub.add_parser("evaluate", help="compare configurations (base, prompted, lora, rag, cotherapist) on a query set")
+    s.add_argument("--queries", default=None, help="JSONL with at least id and text (default: the shipped queries)")
+    s.add_argument("--configs", default="base,cotherapist", help="comma-separated configurations")
+    s.add_argument("--model", default=None)
+    s.add_argument("--backend", default="torch", choices=["torch", "onnx"])
+    s.add_argument("--limit", type=int, default=None, help="only the first N queries")
+    s.add_argument("--max-new-tokens", type=int, default=200)
+    s.add_argument("--train-missing", action="store_true", help="train the cotherapist adapter if it is missing")
+    s.add_argument("--out", default=None, help="output directory (default: exports/evaluations/<time>); "
+                   "an existing one resumes")
+    s.set_defaults(func=_evaluate)
 
     s = sub.add_parser("corpora", help="validate the shipped (or your) corpora")
     cs = s.add_subparsers(dest="action", required=True)

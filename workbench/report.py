@@ -196,3 +196,17 @@ def diff_html(before: str, after: str) -> str:
         if op == "equal":
             out.append(html.escape(" ".join(a[i1:i2])))
     return " ".join(out)
+
+
+def speed_chart(speeds: list[dict]):
+    """Prefill and decode tokens/s per backend, and resident memory, side by side."""
+    import plotly.graph_objects as go
+    from plotly.subplots import make_subplots
+
+    names = [s["variant"] or s["backend"] for s in speeds]
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("tokens per second", "resident memory (MB)"))
+    fig.add_bar(x=names, y=[s["decode_tok_s"] for s in speeds], name="decode", row=1, col=1)
+    fig.add_bar(x=names, y=[s["prefill_tok_s"] for s in speeds], name="prefill", row=1, col=1)
+    fig.add_bar(x=names, y=[s["rss_mb"] or 0 for s in speeds], name="memory", row=1, col=2, showlegend=False)
+    fig.update_layout(height=320, barmode="group", margin=dict(l=40, r=10, t=40, b=40))
+    return fig

