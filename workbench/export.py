@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import math
 import shutil
 import tempfile
@@ -446,7 +447,12 @@ def _quantize(fp32_dir: Path, tmp: Path, variant: str) -> dict:
     untied = _untie_lm_head(model)
     q = MatMulNBitsQuantizer(model, bits=cfg["bits"], block_size=cfg["block_size"], is_symmetric=cfg["symmetric"],
                              accuracy_level=cfg["accuracy_level"], op_types_to_quantize=("MatMul",))
-    q.process()
+    log = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
+    level, log.level = log.level, logging.WARNING  # it logs every node at INFO: thousands of lines
+    try:
+        q.process()
+    finally:
+        log.setLevel(level)
     _save(q.model.model, tmp / MODEL_FILE)
     for f in _SIDE_FILES:
         if (fp32_dir / f).is_file():
