@@ -300,7 +300,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Callable[[int,
         total, n = 0.0, 0
         with torch.no_grad():
             for batch in length_batches(eval_set, config.tokens_per_batch, 0):
-                loss, k = loss_on_labels(accelerator.unwrap_model(model), *collate(batch, pad))
+                loss, k = loss_on_labels(accelerator.unwrap_model(model),
+                                         *(t.to(accelerator.device) for t in collate(batch, pad)))
                 total, n = total + float(loss), n + k
         model.train()
         return total / max(n, 1)
@@ -327,12 +328,16 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Callable[[int,
         total_loss, total_n = 0.0, 0
         for a in range(config.grad_accum):
             batch = micro_batch((step * config.grad_accum + a) * world + rank)
-            ids, mask, labels = collate(batch, pad)
+            ids, mask, labels = (t.to(accelerator.device) for t in collate(batch, pad))
             with accelerator.accumulate(model):
                 loss_sum, n = loss_on_labels(accelerator.unwrap_model(model), ids, mask, labels)
                 accelerator.backward(loss_sum / max(n, 1) / config.grad_accum)
             total_loss, total_n = total_loss + float(loss_sum.detach()), total_n + n
             seen_tokens += int(mask.sum())
+        if world > 1:  # the loss runs on the unwrapped model (to skip unneeded logits), so DDP's hooks never
+            for p in params:  # fire: average the adapter's gradients across processes ourselves
+                if p.grad is not None:
+                    p.grad = accelerator.reduce(p.grad, reduction="mean")
         opt.step()
         sched.step()
         opt.zero_grad(set_to_none=True)
