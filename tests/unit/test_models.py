@@ -1,4 +1,5 @@
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -155,6 +156,9 @@ def test_atomic_dir_keeps_old_content_on_failure(tmp_path):
             raise RuntimeError("crash mid-write")
     assert (target / "a.txt").read_text() == "v1"
     assert [p.name for p in tmp_path.iterdir()] == ["out"]
+    umask = os.umask(0)
+    os.umask(umask)
+    assert target.stat().st_mode & 0o777 == 0o777 & ~umask  # not mkdtemp's 0700
 
 
 def test_local_hf_directory_loads_by_path(tiny, tmp_path):
