@@ -154,6 +154,9 @@ class Prompt:
     id: str
     purpose: str
     text: str
+    source: str = "shipped"   # "shipped" (corpora/prompts) or "user" (exports/prompts, saved by the prompt lab)
+    note: str = ""
+    author: str = ""
 
 
 @dataclass
@@ -601,9 +604,27 @@ def load_reference_profiles(path: str | Path | None = None) -> list[dict]:
 
 
 # ---- prompts ----------------------------------------------------------------------------------
+def user_prompts_path() -> Path:
+    """The user's own prompt library (written by the prompt lab); the shipped corpora are never edited."""
+    return paths.exports_dir() / "prompts" / "library.yaml"
+
+
 def load_prompts(path: str | Path | None = None, problems: Problems | None = None) -> dict[str, Prompt]:
+    """The shipped prompt library; without ``path`` also the user's saved prompts (``source="user"``)."""
     problems = problems or Problems()
-    path = Path(path) if path else paths.corpora_dir() / "prompts" / "library.yaml"
+    shipped = _load_prompt_file(Path(path) if path else paths.corpora_dir() / "prompts" / "library.yaml", problems)
+    user = user_prompts_path()
+    if path is None and user.is_file():
+        for pid, p in _load_prompt_file(user, problems, source="user").items():
+            if pid in shipped:
+                problems.add(user, None, f"saved prompt {pid!r} has the id of a shipped prompt",
+                             "rename it in that file; shipped prompts cannot be replaced")
+                continue
+            shipped[pid] = p
+    return shipped
+
+
+def _load_prompt_file(path: Path, problems: Problems, source: str = "shipped") -> dict[str, Prompt]:
     data = read_yaml(path)
     out = {}
     for p in (data or {}).get("prompts", []):
@@ -611,8 +632,9 @@ def load_prompts(path: str | Path | None = None, problems: Problems | None = Non
             continue
         if p["id"] in out:
             problems.add(path, _line(p), f"duplicate prompt id {p['id']!r}", "rename one of them")
-        out[p["id"]] = Prompt(p["id"], p["purpose"], p["text"].strip())
-    for need in ("baseline", "cotherapist"):
+        out[p["id"]] = Prompt(p["id"], p["purpose"], p["text"].strip(), source,
+                              str(p.get("note") or ""), str(p.get("author") or ""))
+    for need in ("baseline", "cotherapist") if source == "shipped" else ():
         if need not in out:
             problems.add(path, None, f"the prompt library lacks {need!r}", f"add a prompt with id {need}")
     return out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import sys
 from pathlib import Path
 
@@ -53,6 +54,44 @@ def _agent_section(report, model, out: Path, log) -> None:
     report.text(f"Traces (JSON lines, one span per line): {traces}", cls="note")
 
 
+def _comparison_section(report, model, out: Path, log) -> None:
+    """Stage 3: base against the full co-therapist on a few shipped queries, scored on T-BARS.
+
+    The full configuration needs the ``cotherapist`` adapter; without it the demo compares base with
+    retrieval (+RAG) and says how to train the adapter, rather than training for minutes unasked.
+    """
+    from workbench.evaluate import dimension_bars, evaluate, summary_frame
+    from workbench.finetune import adapter_dir
+
+    full = (adapter_dir("cotherapist") / "manifest.json").is_file()
+    configs = ("base", "cotherapist") if full else ("base", "rag")
+    log(f"[demo] comparing {' vs '.join(configs)} on 3 queries…", file=sys.stderr)
+    shutil.rmtree(out / "comparison", ignore_errors=True)  # a demo regenerates; evaluate would resume
+    run = evaluate(None, configs, model=model, out=out / "comparison", limit=3, max_new_tokens=120)
+    report.heading(f"3 · Comparison: {' vs '.join(configs)}, T-BARS (behaviour features)")
+    if not full:
+        report.text("The full co-therapist configuration needs the fine-tuned adapter: run "
+                    "`workbench finetune --name cotherapist`, then `make demo` again.", cls="note")
+    report.raw(summary_frame(run.summary).to_html(float_format=lambda v: f"{v:.2f}", na_rep="—"))
+    report.figure(dimension_bars(run.summary))
+    report.text(f"Every response, trace and score: {run.out_dir}", cls="note")
+
+
+def _profile_section(report, model, log) -> None:
+    """Stage 4: the Big Five under the co-therapist persona, with its reliability gate."""
+    from workbench.psychometrics import profile
+    from workbench.report import profile_radar, reliability_panel
+
+    log("[demo] psychometric profile (bigfive, 4 variants)…", file=sys.stderr)
+    p = profile(model, "bigfive", persona="cotherapist", n_variants=4)
+    report.heading("4 · Psychometric profile (Big Five, likelihood-scored, 4 prompt variants)")
+    flagged = [t for t, s in p.traits.items() if not s.interpretable]
+    report.text("Traits marked † failed the reliability gate and are not interpretable: "
+                + (", ".join(f"{t} ({p.traits[t].reason})" for t in flagged) or "none"), cls="note")
+    report.figure(profile_radar([p]))
+    report.figure(reliability_panel(p))
+
+
 def _speed_figure(completions):
     import plotly.graph_objects as go
 
@@ -87,6 +126,8 @@ def run_demo(model: str | None = None, out: str | Path | None = None, log=print)
                                    f"{c.tokens_per_s:.1f} tok/s decode · {c.finish_reason}")
     report.figure(_speed_figure(completions))
     _agent_section(report, gen.name, out, log)
+    _comparison_section(report, gen.name, out, log)
+    _profile_section(report, gen.name, log)
     report.text("Research software: outputs are not clinical advice. In an emergency call your local "
                 "emergency number.", cls="note")
     return report.write(out / "report.html")
