@@ -324,8 +324,11 @@ def _read_jsonl(path: Path) -> list[dict]:
     return out
 
 
-def _default_out() -> Path:
-    return paths.exports_dir() / "evaluations" / time.strftime("%Y%m%d-%H%M%S")
+def new_run_dir() -> Path:
+    """A fresh folder per run; the suffix keeps two runs started in the same second apart."""
+    import secrets
+
+    return paths.exports_dir() / "evaluations" / f"{time.strftime('%Y%m%d-%H%M%S')}-{secrets.token_hex(2)}"
 
 
 def _finish(out: Path, rows: list[dict], configs: Sequence[str], meta: dict, n_boot: int, seed: int) -> dict:
@@ -361,7 +364,7 @@ def evaluate(queries, configs: Sequence[str] | str = ("base", "cotherapist"), *,
     if not queries:
         raise WorkbenchError("No queries to evaluate.", fix="pass a JSONL file with at least id and text per line")
     base_name = resolve(model).name
-    out = Path(out) if out else _default_out()
+    out = Path(out) if out else new_run_dir()
     out.mkdir(parents=True, exist_ok=True)
     settings = {"model": base_name, "backend": backend, "max_new_tokens": max_new_tokens}
     run_file = out / "run.json"
