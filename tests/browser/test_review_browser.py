@@ -1,4 +1,6 @@
-"""06_tbars_review in real JupyterLab: run all, rate the first item on one dimension, Save, see progress advance."""
+"""06_tbars_review in real JupyterLab: rate two responses, see progress advance, find both in the ratings file."""
+
+import json
 
 import pytest
 
@@ -27,6 +29,15 @@ def test_review_save_advances_progress(lab, page):
     assert "1 rated" in after, after
     status = page.locator(".wb-review-status").first.inner_text()
     assert "Saved" in status, status
+    # a second response, then both ratings are in the rater's file (the server shares our exports dir)
+    page.locator(".wb-review-dim-empathy button", has_text="2").first.click()
+    save.click()
+    page.wait_for_function(f"() => ({PROGRESS})().includes('Item 3 of 6')", timeout=30_000)
+    from workbench import ratings
+
+    saved = [json.loads(line) for line in ratings.ratings_path("demo", "reviewer-1").read_text().splitlines()]
+    assert [r["scores"]["empathy"] for r in saved[-2:]] == [4, 2]
+    assert saved[-2]["judgements"]["safe"] == 5 and saved[-2]["item_id"] != saved[-1]["item_id"]
     # the summary tab renders its tables from the saved ratings
     page.locator(".lm-TabBar-tab", has_text="Summary").first.click()
     page.locator("button.wb-review-summary-refresh").first.click()
