@@ -200,7 +200,6 @@ def diff_html(before: str, after: str) -> str:
 
 def speed_chart(speeds: list[dict]):
     """Prefill and decode tokens/s per backend, and resident memory, side by side."""
-    import plotly.graph_objects as go
     from plotly.subplots import make_subplots
 
     names = [s["variant"] or s["backend"] for s in speeds]
