@@ -98,9 +98,11 @@ class Agent:
 
         if self._index is None:
             try:
-                retrieval.manifest(self.config.index)
+                m = retrieval.manifest(self.config.index)
             except Exception:
-                retrieval.build_index(self.config.index)
+                m = None
+            if m is None or m.get("embedding") not in retrieval.EMBEDDERS:  # missing, or an older embedder's
+                retrieval.build_index(self.config.index, ((m or {}).get("folders") or [None])[0])
             self._index = retrieval.Index(self.config.index)
         best: dict = {}  # the best chunk of each card, so k hits are k different cards
         for h in self._index.search(query, self.config.k * 4):
