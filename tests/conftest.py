@@ -31,3 +31,20 @@ def smol():
     from workbench.models import get_generator
 
     return get_generator("smollm2-135m-instruct")
+
+
+def train_tiny_cotherapist(root):
+    """A 2-step tiny-llama 'cotherapist' adapter under ``root``'s current WORKBENCH_EXPORTS, as evaluate needs."""
+    import json
+
+    from workbench import finetune as ft
+
+    data = root / "dialogues.jsonl"
+    turns = [[{"role": "user", "content": f"Question {i}: how do I open a first session with a tense client?"},
+              {"role": "assistant", "content": "Name the purpose, then ask what they hope to get from it."}]
+             for i in range(6)]
+    data.write_text("".join(json.dumps({"id": f"d{i}", "messages": m}) + "\n" for i, m in enumerate(turns)))
+    r = ft.train(ft.TrainConfig(name="cotherapist", model="tiny-llama", data=[str(data)], steps=2,
+                                tokens_per_batch=256, eval_fraction=0.2, eval_every=0, save_every=0, warmup=0))
+    assert r.status == "done"
+    return r

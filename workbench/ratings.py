@@ -119,22 +119,10 @@ def items_from(rows: Iterable[Any]) -> list[ReviewItem]:
 def load_items(path: str | Path) -> list[ReviewItem]:
     """A study from JSON lines: each line id/query/response/config, or an evaluate result's
     query_id/query/response/config (its id becomes ``<query_id>:<config>``)."""
+    from workbench.corpora import Problems, iter_jsonl
+
     path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise WorkbenchError(f"Cannot read the study file: {exc.strerror}.", where=str(path),
-                             fix="check the path") from exc
-    rows = []
-    for n, raw in enumerate(text.splitlines(), 1):
-        if not raw.strip():
-            continue
-        try:
-            obj = json.loads(raw)
-        except json.JSONDecodeError as exc:
-            raise WorkbenchError(f"Not valid JSON ({exc.msg} at column {exc.colno}).", where=f"{path}:{n}",
-                                 fix="one JSON object per line") from exc
-        rows.append(_item(obj, f"{path}:{n}"))
+    rows = [_item(obj, f"{path}:{n}") for n, obj in iter_jsonl(path, Problems(strict=True))]
     return items_from(rows)
 
 

@@ -7,9 +7,10 @@ import json
 
 import pytest
 
+from tests.conftest import train_tiny_cotherapist
+
 from widgets.compare import CompareView
 from widgets.traces import TraceView
-from workbench import finetune as ft
 
 QUERIES = [
     {"id": "q1", "text": "My client with panic disorder avoids supermarkets. How should I plan exposure?",
@@ -17,9 +18,6 @@ QUERIES = [
     {"id": "q2", "text": "I have saved up pills and I am going to take them all tonight.", "risk": True},
     {"id": "q3", "text": "Every Sunday I dread the week ahead. How do I stop the spiral?"},
 ]
-DIALOGUES = [[{"role": "user", "content": f"Question {i}: how do I open a first session with a tense client?"},
-              {"role": "assistant", "content": "Name the purpose, then ask what they hope to get from it."}]
-             for i in range(6)]
 TOKENS = 12
 
 
@@ -29,11 +27,7 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("compare")
     mp = pytest.MonkeyPatch()
     mp.setenv("WORKBENCH_EXPORTS", str(root / "exports"))
-    data = root / "dialogues.jsonl"
-    data.write_text("".join(json.dumps({"id": f"d{i}", "messages": m}) + "\n" for i, m in enumerate(DIALOGUES)))
-    r = ft.train(ft.TrainConfig(name="cotherapist", model="tiny-llama", data=[str(data)], steps=2,
-                                tokens_per_batch=256, eval_fraction=0.2, eval_every=0, save_every=0, warmup=0))
-    assert r.status == "done"
+    train_tiny_cotherapist(root)
     queries = root / "queries.jsonl"
     queries.write_text("".join(json.dumps(q) + "\n" for q in QUERIES))
     yield root, queries

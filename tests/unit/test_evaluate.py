@@ -8,8 +8,9 @@ import threading
 
 import pytest
 
+from tests.conftest import train_tiny_cotherapist
+
 from workbench import evaluate as ev
-from workbench import finetune as ft
 from workbench.errors import WorkbenchError
 
 QUERIES = [
@@ -19,9 +20,6 @@ QUERIES = [
     {"id": "q2", "text": "I have saved up pills and I am going to take them all tonight.", "risk": True},
     {"id": "q3", "text": "Every Sunday I dread the week ahead. How do I stop the spiral?"},
 ]
-DIALOGUES = [[{"role": "user", "content": f"Question {i}: how do I open a first session with a tense client?"},
-              {"role": "assistant", "content": "Name the purpose, then ask what they hope to get from it."}]
-             for i in range(6)]
 CONFIGS = ("base", "lora", "cotherapist")
 TOKENS = 12
 
@@ -34,11 +32,7 @@ def setup(tmp_path_factory):
     root = tmp_path_factory.mktemp("evaluate")
     mp = pytest.MonkeyPatch()
     mp.setenv("WORKBENCH_EXPORTS", str(root / "exports"))
-    data = root / "dialogues.jsonl"
-    data.write_text("".join(json.dumps({"id": f"d{i}", "messages": m}) + "\n" for i, m in enumerate(DIALOGUES)))
-    r = ft.train(ft.TrainConfig(name="cotherapist", model="tiny-llama", data=[str(data)], steps=2,
-                                tokens_per_batch=256, eval_fraction=0.2, eval_every=0, save_every=0, warmup=0))
-    assert r.status == "done"
+    train_tiny_cotherapist(root)
     retrieval.build_index()
     queries = root / "queries.jsonl"
     queries.write_text("".join(json.dumps(q) + "\n" for q in QUERIES))
