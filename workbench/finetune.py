@@ -243,11 +243,13 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Callable[[int,
     from peft import get_peft_model, get_peft_model_state_dict, set_peft_model_state_dict
 
     from workbench.models import registry
+    from workbench.models.attention import grouped_query_sdpa
 
     _check_name(config.name)
     t_start = time.perf_counter()
     spec = registry.resolve(config.model)
     model, tok = registry.load(spec)
+    grouped_query_sdpa(model)
     train_set, eval_set, files = load_examples(tok, config)
     accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, cpu=not torch.cuda.is_available())
     world, rank = accelerator.num_processes, accelerator.process_index

@@ -113,7 +113,7 @@ class Profile:
 
 
 def administer(gen, inv: Inventory, *, system: str | None = None, n_variants: int = 8,
-               progress: Callable[[int, int], None] | None = None, cancel=None, chunk: int = 16) -> list[Response]:
+               progress: Callable[[int, int], None] | None = None, cancel=None, chunk: int = 30) -> list[Response]:
     """Score every option of every item under every variant by log-likelihood.
 
     Items go to the model in chunks that share the variant's prompt prefix (``score_many``); a chunk

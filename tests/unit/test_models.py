@@ -124,12 +124,18 @@ def test_score_options_equals_hand_computation(tiny):
 
 
 def test_score_many_shares_the_prefix_exactly(tiny):
-    system = {"role": "system", "content": "Rate each statement about yourself."}
-    convs = [[system, {"role": "user", "content": text}] for text in
-             ("I am calm.", "I get stressed out easily when plans change at the last minute.", "I like art.")]
-    got = tiny.score_many(convs, OPTIONS, batch_size=2)  # tails of different lengths, two batches
-    for conv, row in zip(convs, got):
-        assert row == pytest.approx(_by_hand(tiny, conv, OPTIONS), abs=2e-4)
+    texts = ("I am calm.", "I get stressed out easily when plans change at the last minute.", "I like art.")
+    options = OPTIONS + ["Strongly disagree", "I would"]  # options that share leading tokens
+    # Successive calls reuse the remembered prefix: the same one, a longer one, one that diverges
+    # inside it (a different system prompt), and one that is shorter than it.
+    for system, subset in (("Rate each statement about yourself.", texts),
+                           ("Rate each statement about yourself.", texts[1:]),
+                           ("Rate each statement about yourself, please.", texts),
+                           ("Rate each statement about yourself, please.", ("I am calm.", "Hello"))):
+        convs = [[{"role": "system", "content": system}, {"role": "user", "content": t}] for t in subset]
+        got = tiny.score_many(convs, options, batch_size=2)  # tails of different lengths, two batches
+        for conv, row in zip(convs, got):
+            assert row == pytest.approx(_by_hand(tiny, conv, options), abs=2e-4)
 
 
 def test_cache_manifest_detects_truncated_file(tmp_path):
@@ -169,3 +175,25 @@ def test_local_hf_directory_loads_by_path(tiny, tmp_path):
     gen = get_generator(str(tmp_path))
     assert gen.chat(Q, max_new_tokens=6).text == tiny.chat(Q, max_new_tokens=6).text
     assert json.loads((tmp_path / "config.json").read_text())["num_hidden_layers"] == 2
+
+
+def test_grouped_query_attention_switch_keeps_outputs_and_gradients():
+    """The GQA kernel switch (used for scoring and training) must not change a number, forward or backward."""
+    from workbench.models.attention import NAME, grouped_query_sdpa
+
+    plain, _ = registry.load(registry.resolve("tiny-llama"))
+    fast, _ = registry.load(registry.resolve("tiny-llama"))
+    grouped_query_sdpa(fast)
+    assert fast.config._attn_implementation == NAME and plain.config._attn_implementation == "sdpa"
+    assert fast.config.num_key_value_heads < fast.config.num_attention_heads  # the case that matters
+    ids = torch.tensor([[5, 6, 7, 8, 9, 10], [11, 12, 13, 0, 0, 0]])
+    mask = torch.tensor([[1] * 6, [1, 1, 1, 0, 0, 0]])
+    outs = []
+    for model in (plain, fast):
+        model.train()
+        logits = model(input_ids=ids, attention_mask=mask).logits
+        (logits[mask.bool()].logsumexp(-1).sum()).backward()
+        grad = model.model.layers[0].self_attn.k_proj.weight.grad
+        outs.append((logits.detach(), grad.clone()))
+    assert torch.allclose(outs[0][0], outs[1][0], atol=1e-5) and torch.allclose(outs[0][1], outs[1][1], atol=1e-5)
+    assert outs[0][1].abs().sum() > 0

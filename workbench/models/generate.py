@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
 from workbench.errors import WorkbenchError
+from workbench.models.attention import grouped_query_sdpa
 
 ROLES = ("system", "user", "assistant")
 
@@ -81,6 +82,7 @@ class TorchGenerator:
 
     def __init__(self, model, tokenizer, name: str):
         self.model, self.tokenizer, self.name = model, tokenizer, name
+        grouped_query_sdpa(model)
         self.context_window = int(min(tokenizer.model_max_length, model.config.max_position_embeddings))
         self.stop_ids = {i for i in (tokenizer.eos_token_id, model.config.eos_token_id) if i is not None}
         self.last: Completion | None = None
@@ -188,67 +190,98 @@ class TorchGenerator:
         """Sum log-probability of each option as the assistant's reply to ``messages``."""
         return self.score_many([messages], options)[0]
 
-    def score_many(self, conversations, options: Sequence[str], *, batch_size: int = 16) -> list[list[float]]:
+    def score_many(self, conversations, options: Sequence[str], *, batch_size: int = 32) -> list[list[float]]:
         """``score_options`` for many prompts that share one option list, e.g. every item of a questionnaire.
 
-        The prompts' longest common token prefix (system prompt, instructions, scale) runs once; its KV
-        cache is copied for a batch of prompts whose distinct tails run together, right-padded (under
-        causal attention, padding after a token cannot change it). Each option's first token is read
-        from the tail's last logits; longer options then run on top of the tails, with an attention
-        mask that hides the padding and explicit positions.
+        The prompts' longest common token prefix (system prompt, instructions, scale) runs once and its
+        KV cache is shared by a batch of rows. Each row is the prompt's distinct tail, left-padded so
+        every tail ends in the same column, followed by the options' tokens laid out as a prefix tree
+        ("Very accurate" and "Very inaccurate" share "Very"). A 4D attention mask lets each tree token
+        see the prefix, its row's tail and its own ancestors only, so one forward pass scores every
+        option of every prompt in the batch, and the output layer runs only on the columns read.
         """
-        import copy
-
         import torch
 
         if not options or any(not isinstance(o, str) or not o for o in options):
             raise WorkbenchError("score_options needs a non-empty list of non-empty strings.",
                                  fix='e.g. options=["1", "2", "3", "4", "5"]')
         prompts = [self.encode_chat(m) for m in conversations]
-        opts = [self.tokenizer.encode(o, add_special_tokens=False) for o in options]
-        longer = [j for j, o in enumerate(opts) if len(o) > 1]
+        opts = [tuple(self.tokenizer.encode(o, add_special_tokens=False)) for o in options]
+        # Tree nodes: every proper prefix of an option, in order, so a parent precedes its children.
+        nodes = list(dict.fromkeys(o[:k] for o in opts for k in range(1, len(o))))
+        col = {node: i for i, node in enumerate(nodes)}
+        n = len(nodes)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        lcp, limit = 0, min(map(len, prompts)) - 1  # every prompt keeps at least one tail token
+        lcp, base = self._shared_prefix(prompts)
+        # Rows of similar length share a batch (less padding); results go back in the caller's order.
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
+        results: list[list[float]] = [[] for _ in prompts]
+        with torch.inference_mode():
+            for start in range(0, len(order), batch_size):
+                rows = order[start:start + batch_size]
+                tails = [prompts[i][lcp:] for i in rows]
+                b, width = len(tails), max(map(len, tails))
+                ids = torch.full((b, width + n), pad, dtype=torch.long)
+                pos = torch.zeros((b, width + n), dtype=torch.long)
+                mask = torch.zeros((b, 1, width + n, lcp + width + n), dtype=torch.bool)
+                mask[:, :, :, :lcp] = True
+                for r, t in enumerate(tails):
+                    off = width - len(t)  # left padding: every tail ends in column width - 1
+                    ids[r, off:width] = torch.tensor(t)
+                    pos[r, off:width] = lcp + torch.arange(len(t))
+                    mask[r, 0, off:width, lcp + off:lcp + width] = torch.tril(torch.ones(len(t), len(t), dtype=torch.bool))
+                    mask[r, 0, :off, lcp:lcp + off] = torch.eye(off, dtype=torch.bool)  # padding sees itself
+                    for i, node in enumerate(nodes):
+                        ids[r, width + i] = node[-1]
+                        pos[r, width + i] = lcp + len(t) + len(node) - 1
+                        mask[r, 0, width + i, lcp + off:lcp + width] = True
+                        for k in range(1, len(node) + 1):
+                            mask[r, 0, width + i, lcp + width + col[node[:k]]] = True
+                cache = None
+                if base is not None:
+                    import copy
+
+                    cache = copy.deepcopy(base)
+                    cache.batch_repeat_interleave(b)
+                logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
+                                    use_cache=cache is not None,
+                                    logits_to_keep=torch.arange(width - 1, width + n)).logits
+                logp = torch.log_softmax(logits.float(), dim=-1)  # column 0: after the tail; 1 + i: after node i
+                for r, i in enumerate(rows):
+                    results[i] = ([float(logp[r, 0, o[0]]) + sum(float(logp[r, 1 + col[o[:k]], o[k]])
+                                                                   for k in range(1, len(o))) for o in opts])
+        return results
+
+    def _shared_prefix(self, prompts: list[list[int]]):
+        """(length, KV cache) of the token prefix all prompts share, keeping at least one tail token each.
+
+        The last prefix's cache is remembered and reused as far as it matches: a questionnaire scored
+        in chunks and variants repeats the system prompt (and within a variant the instructions and
+        scale) in every call, and that prefix is often longer than the calls' tails.
+        """
+        import copy
+
+        import torch
+
+        lcp, limit = 0, min(map(len, prompts)) - 1
         while lcp < limit and all(p[lcp] == prompts[0][lcp] for p in prompts):
             lcp += 1
-        results: list[list[float]] = []
+        if not lcp:
+            return 0, None
+        memo_ids, memo = getattr(self, "_prefix_memo", ((), None))
+        known = 0
+        while known < min(lcp, len(memo_ids)) and memo_ids[known] == prompts[0][known]:
+            known += 1
+        if known and known == len(memo_ids):
+            return known, memo  # used read-only: score_many works on copies
+        cache = None
+        if known:
+            cache = copy.deepcopy(memo)
+            cache.crop(known)
+            if known == lcp:
+                return lcp, cache
         with torch.inference_mode():
-            base = (self.model(input_ids=torch.tensor([prompts[0][:lcp]]), use_cache=True).past_key_values
-                    if lcp else None)
-            for start in range(0, len(prompts), batch_size):
-                tails = [p[lcp:] for p in prompts[start:start + batch_size]]
-                b, width = len(tails), max(map(len, tails))
-                ids = torch.full((b, width), pad, dtype=torch.long)
-                for r, t in enumerate(tails):
-                    ids[r, :len(t)] = torch.tensor(t)
-                cache = copy.deepcopy(base) if base is not None else None
-                if cache is not None:
-                    cache.batch_repeat_interleave(b)
-                out = self.model(input_ids=ids, past_key_values=cache, use_cache=True)
-                last = torch.tensor([len(t) - 1 for t in tails])
-                first = torch.log_softmax(out.logits[torch.arange(b), last].float(), dim=-1)
-                scores = [[float(first[r, o[0]]) for o in opts] for r in range(b)]
-                if longer:
-                    m, depth = len(longer), max(len(opts[j]) for j in longer) - 1
-                    rows = b * m
-                    oid = torch.full((rows, depth), pad, dtype=torch.long)
-                    mask = torch.zeros((rows, lcp + width + depth), dtype=torch.long)
-                    mask[:, :lcp] = 1
-                    mask[:, lcp + width:] = 1
-                    pos = torch.zeros((rows, depth), dtype=torch.long)
-                    for r, t in enumerate(tails):
-                        for q, j in enumerate(longer):
-                            row = r * m + q
-                            oid[row, :len(opts[j]) - 1] = torch.tensor(opts[j][:-1])
-                            mask[row, lcp:lcp + len(t)] = 1
-                            pos[row] = lcp + len(t) + torch.arange(depth)
-                    cache = out.past_key_values
-                    cache.batch_repeat_interleave(m)
-                    logp = torch.log_softmax(self.model(input_ids=oid, attention_mask=mask, position_ids=pos,
-                                                        past_key_values=cache, use_cache=True).logits.float(), -1)
-                    for r in range(b):
-                        for q, j in enumerate(longer):
-                            rest = torch.tensor(opts[j][1:])
-                            scores[r][j] += float(logp[r * m + q, torch.arange(len(rest)), rest].sum())
-                results.extend(scores)
-        return results
+            cache = self.model(input_ids=torch.tensor([prompts[0][known:lcp]]), past_key_values=cache,
+                               use_cache=True).past_key_values
+        self._prefix_memo = (tuple(prompts[0][:lcp]), cache)
+        return lcp, cache
