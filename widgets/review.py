@@ -4,8 +4,9 @@ The configuration and item id are never shown; the order is the rater's own shuf
 (``workbench.ratings.order``). On construction, and whenever the rater name changes, the view reopens
 at the rater's first unrated item. Each rubric level's anchor shows when hovering over its button.
 
-Keyboard shortcuts are not offered: ipywidgets has no key events and buttons carry no accesskey, so
-shortcuts would need custom JavaScript, which the views avoid.
+Keyboard (after a click on the card): 1–5 rate the marked row and move to the next, 0 clears it,
+↑/↓ move the mark, Enter saves and opens the next item, ←/→ go back or skip. Typing in the
+comment box is never taken as a shortcut.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import time
 import ipywidgets as W
 
 from widgets.common import button, error_text, status_html
+from widgets.keys import KeyListener
 from workbench import ratings
 
 
@@ -24,6 +26,11 @@ def _levels(anchors: dict[int, str]) -> W.ToggleButtons:
                         tooltips=[f"{v}: {anchors.get(v, '')}" for v in range(1, 6)],
                         style={"button_width": "36px"})
     return t
+
+
+KEYS = ("0", "1", "2", "3", "4", "5", "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Enter")
+KEY_HINT = ("Keys (click the card first): 1–5 rate the marked row and move down · 0 clear · ↑/↓ move the mark"
+            " · Enter save & next · ←/→ back / skip")
 
 
 class ReviewView(W.VBox):
@@ -44,7 +51,7 @@ class ReviewView(W.VBox):
         self.response = W.HTML()
         self.response.add_class("wb-review-response")
         self.dims: dict[str, W.ToggleButtons] = {}
-        rows = []
+        rows: list[W.HBox] = []
         for d in self.rubric.dimensions:
             t = _levels(d.anchors)
             t.add_class("wb-review-dim")
@@ -76,8 +83,13 @@ class ReviewView(W.VBox):
         self.save.on_click(lambda _: self.save_and_next())
         self.refresh.on_click(lambda _: self.show_summary())
         self.rater.observe(lambda _: self.resume(), names="value")
+        self.rows = rows  # one per rating control, in screen order; the keyboard's mark moves over them
+        self.mark = 0
+        self.shortcuts = KeyListener(self.press, KEYS, scope="wb-review-card", hint=KEY_HINT)
         review = W.VBox([W.HBox([self.rater, self.progress, self.bar]), self.query, self.response,
-                         W.VBox(rows), self.comment, W.HBox([self.back, self.skip, self.save]), self.status])
+                         W.VBox(rows), self.comment, W.HBox([self.back, self.skip, self.save]), self.status,
+                         self.shortcuts])
+        review.add_class("wb-review-card")
         tabs = W.Tab([review, W.VBox([self.refresh, self.summary_html])])
         tabs.set_title(0, "Review")
         tabs.set_title(1, "Summary")
@@ -87,6 +99,27 @@ class ReviewView(W.VBox):
         self._shown_at = time.monotonic()
         super().__init__([tabs])
         self.resume()
+
+    # ---- keyboard --------------------------------------------------------------------------------
+    def press(self, key: str) -> None:
+        """What a shortcut key does (see the module docstring); unknown keys are ignored."""
+        control = self.rows[self.mark].children[1]
+        if len(key) == 1 and key in "12345":
+            control.value = int(key)
+            self.move_mark(self.mark + 1)
+        elif key == "0":
+            control.value = None
+        elif key in ("ArrowDown", "ArrowUp"):
+            self.move_mark(self.mark + (1 if key == "ArrowDown" else -1))
+        elif key == "Enter":
+            self.save_and_next()
+        elif key in ("ArrowLeft", "ArrowRight") and self.order:
+            self.go(self.pos + (1 if key == "ArrowRight" else -1))
+
+    def move_mark(self, k: int) -> None:
+        self.mark = max(0, min(k, len(self.rows) - 1))
+        for i, row in enumerate(self.rows):
+            row.layout.border_left = f"4px solid {'#f0b429' if i == self.mark else 'transparent'}"
 
     # ---- navigation ------------------------------------------------------------------------------
     @property
@@ -140,6 +173,7 @@ class ReviewView(W.VBox):
                                f"{' · already rated (saving replaces it)' if prev else ''}</span>")
         self.bar.value = n_done
         self.back.disabled = self.pos == 0
+        self.move_mark(0)
         self._shown_at = time.monotonic()
 
     # ---- saving ----------------------------------------------------------------------------------

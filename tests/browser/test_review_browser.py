@@ -1,4 +1,5 @@
-"""06_tbars_review in real JupyterLab: rate two responses, see progress advance, find both in the ratings file."""
+"""06_tbars_review in real JupyterLab: rate two responses by mouse and one by keyboard, see progress advance,
+find them in the ratings file."""
 
 import json
 
@@ -38,6 +39,18 @@ def test_review_save_advances_progress(lab, page):
     saved = [json.loads(line) for line in ratings.ratings_path("demo", "reviewer-1").read_text().splitlines()]
     assert [r["scores"]["empathy"] for r in saved[-2:]] == [4, 2]
     assert saved[-2]["judgements"]["safe"] == 5 and saved[-2]["item_id"] != saved[-1]["item_id"]
+    # a third by keyboard only: click the card, rate the first two rows, Enter saves. JupyterLab's own
+    # single-key commands ("3" makes a heading cell in command mode) must not fire meanwhile.
+    cells = "() => [document.querySelectorAll('.jp-MarkdownCell').length, document.querySelectorAll('.jp-Cell').length]"
+    before_cells = page.evaluate(cells)
+    page.locator(".wb-review-query").first.click()
+    for key in ("3", "5", "Enter"):
+        page.keyboard.press(key)
+    page.wait_for_function(f"() => ({PROGRESS})().includes('Item 4 of 6')", timeout=30_000)
+    saved = [json.loads(line) for line in ratings.ratings_path("demo", "reviewer-1").read_text().splitlines()]
+    first, second = ratings.dimensions()[:2]
+    assert (saved[-1]["scores"][first], saved[-1]["scores"][second]) == (3, 5), saved[-1]
+    assert page.evaluate(cells) == before_cells, "a shortcut leaked to JupyterLab"
     # the summary tab renders its tables from the saved ratings
     page.locator(".lm-TabBar-tab", has_text="Summary").first.click()
     page.locator("button.wb-review-summary-refresh").first.click()

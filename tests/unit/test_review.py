@@ -141,3 +141,37 @@ def test_load_items_accepts_evaluate_results(tmp_path):
     p.write_text("{not json\n")
     with pytest.raises(WorkbenchError, match=r"study.jsonl:1"):
         ratings.load_items(p)
+
+
+def _keys(view, *keys):
+    """Send keys the way the browser side does: as custom messages to the key listener."""
+    for k in keys:
+        view.shortcuts._handle_custom_msg({"key": k}, [])
+
+
+def test_keyboard_rates_moves_and_saves():
+    study = _study()
+    view = ReviewView(ITEMS, study=study, rater="ann")
+    dims, judgements = list(view.dims.values()), list(view.judgements.values())
+    first = view.current
+    _keys(view, "3", "5")  # rate the first two rows; the mark moves down after each
+    assert (dims[0].value, dims[1].value, view.mark) == (3, 5, 2)
+    _keys(view, "ArrowUp", "0")  # back up one row and clear it
+    assert dims[1].value is None and view.mark == 1
+    assert view.rows[1].layout.border_left.startswith("4px solid #f0b4")  # the marked row is highlighted
+    _keys(view, "ArrowDown", "ArrowDown", "ArrowUp", "ArrowUp", "4")
+    _keys(view, *["2"] * (len(view.rows) - 2))
+    assert [t.value for t in dims[1:] + judgements] == [4] + [2] * (len(view.rows) - 2)
+    _keys(view, "9", "x", "")  # not shortcuts: nothing changes
+    assert view.current.id == first.id
+    _keys(view, "Enter")
+    rec = json.loads(ratings.ratings_path(study, "ann").read_text().splitlines()[0])
+    assert rec["item_id"] == first.id and rec["scores"][ratings.dimensions()[0]] == 3
+    assert view.current.id != first.id and view.mark == 0 and all(t.value is None for t in dims)
+    _keys(view, "ArrowRight")
+    assert "Item 3 of 4" in view.progress.value
+    _keys(view, "ArrowLeft", "ArrowLeft")
+    assert view.current.id == first.id and dims[0].value == 3
+    # the browser side is told which keys to send and where to listen
+    assert set(view.shortcuts.shortcuts) >= {"1", "5", "Enter", "ArrowUp"} and view.shortcuts.scope == "wb-review-card"
+    assert "wb-review-card" in view.tabs.children[0]._dom_classes
