@@ -83,6 +83,38 @@ def test_length_batches_respect_the_budget_and_waste_little(data, tok):
     assert ft.length_batches(train, 256, seed=0) == batches  # seeded
 
 
+def test_fast_loss_equals_the_textbook_loss_and_gradient(tok):
+    """loss_on_labels (no mask for right padding, chunked output cross-entropy) against HF's own
+    masked forward and F.cross_entropy on full logits: same loss, same LoRA gradients."""
+    import torch
+    import torch.nn.functional as F
+    from peft import get_peft_model
+
+    from workbench.models import registry
+
+    model = get_peft_model(registry.build_tiny()[0], ft.lora_config(small(Path("x"), layers=1), 2))
+    examples = [ft.encode_dialogue(tok, d, 512) for d in DIALOGUES[:3] + DIALOGUES[-1:]]
+    ids, mask, labels = ft.collate(examples, tok.pad_token_id)
+    assert (mask == 0).any()  # the batch really is padded
+    trainable = [p for p in model.parameters() if p.requires_grad]
+    results = []
+    for fast in (True, False):
+        if fast:
+            loss, n = ft.loss_on_labels(model, ids, mask, labels)
+        else:
+            logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1]
+            keep = labels[:, 1:] != ft.IGNORE
+            loss, n = F.cross_entropy(logits[keep].float(), labels[:, 1:][keep], reduction="sum"), int(keep.sum())
+        (loss / n).backward()
+        results.append((float(loss), n, [p.grad.clone() for p in trainable]))
+        model.zero_grad()
+    (fast_loss, fast_n, fast_grads), (ref_loss, ref_n, ref_grads) = results
+    assert fast_n == ref_n and abs(fast_loss - ref_loss) < 1e-3 * ref_n
+    assert any(g.abs().sum() > 0 for g in ref_grads)
+    for a, b in zip(fast_grads, ref_grads):
+        assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
+
+
 def test_train_writes_adapter_with_manifest_and_learns(data):
     r = ft.train(small(data, steps=12, eval_every=6, lr=3e-2))
     assert r.status == "done" and r.step == 12
