@@ -326,6 +326,8 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Callable[[int,
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
         torch.set_rng_state(state["rng"])
+        if state.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
         step, history, seen_tokens, train_s = state["step"], state["history"], state["tokens"], state["train_s"]
     elif not resume and run_dir(config.name).exists():
         shutil.rmtree(run_dir(config.name))
@@ -364,6 +366,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Callable[[int,
         with atomic_dir(d) as tmp:
             torch.save({"adapter": get_peft_model_state_dict(accelerator.unwrap_model(model)),
                         "optimizer": opt.state_dict(), "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
+                        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
                         "step": step, "history": history, "tokens": seen_tokens, "train_s": train_s,
                         "config": asdict(config) | {"steps": steps}}, tmp / "state.pt")
             (tmp / "done").write_text(str(step))
