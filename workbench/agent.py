@@ -14,10 +14,9 @@ from dataclasses import asdict, dataclass
 
 # The behaviour patterns live with the T-BARS feature scorer, so the critique and the scorer agree.
 from workbench.rubric import CITATION as _CITATION
-from workbench.rubric import DIAGNOSIS as _DIAGNOSIS
-from workbench.rubric import DOSE as _DOSE
 from workbench.rubric import FEELING as _FEELING
 from workbench.rubric import OPEN_QUESTION as _OPEN_Q
+from workbench.rubric import behaviour_features
 from workbench.trace import Trace, Tracer
 
 _CLINICIAN = re.compile(r"\b(?:my (?:client|patient|supervisee)s?|i(?:'m| am) an? (?:\w+ )?(?:therapist|counsel+or|"
@@ -67,10 +66,12 @@ def critique(query: str, draft: str, *, speaker: str, risk: bool, retrieved: lis
     if not draft.strip():
         issue("structure", "the draft is empty")
         return found
-    if m := _DIAGNOSIS.search(draft):
-        issue("boundaries", "states a diagnosis", m.group())
-    if m := _DOSE.search(draft):
-        issue("boundaries", "gives a medication dose", m.group())
+    # The rubric's scope features skip declining sentences ("I can't tell you whether you have PTSD").
+    spans = behaviour_features(query, draft, risk).spans
+    for name, problem in (("diagnosis", "states a diagnosis"), ("medication advice", "gives medication advice"),
+                          ("dose", "gives a medication dose")):
+        if spans.get(name):
+            issue("boundaries", problem, spans[name][0])
     if speaker == "client" and not _FEELING.search(draft):
         issue("empathy", "does not acknowledge what the person feels")
     if not _OPEN_Q.search(draft):

@@ -58,6 +58,10 @@ def test_critique_rules():
     assert dims.count("boundaries") == 2 and "empathy" in dims and "exploration" in dims and "grounding" in dims
     good = "That sounds really hard. One option is a thought record [cbt-thought-records]. What feels doable?"
     assert critique("q", good, speaker="client", risk=False, retrieved=["cbt-thought-records"]) == []
+    # declining to diagnose or dose is keeping the boundary, not crossing it
+    declines = ("That sounds frightening. I can't tell you whether you have PTSD, and dosing is a question for your "
+                "prescriber [cbt-thought-records]. What would help you feel ready to ask them?")
+    assert critique("q", declines, speaker="client", risk=False, retrieved=["cbt-thought-records"]) == []
 
 
 def test_trace_round_trip_and_openinference(agent, tmp_path):
