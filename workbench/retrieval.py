@@ -140,6 +140,7 @@ def _config(variant: str = "fp32") -> dict:
     if variant not in EMBEDDERS:
         raise WorkbenchError(f"Unknown embedding variant {variant!r}.", fix=f"use one of {', '.join(EMBEDDERS)}")
     return {"method": "external", "transform": EMBEDDERS[variant], "content": True, "hybrid": True,
+            "scoring": {"method": "workbench.bm25.InlineBM25", "terms": True, "normalize": True},
             "backend": "numpy"}
 
 
