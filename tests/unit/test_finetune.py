@@ -106,7 +106,7 @@ def test_fast_loss_equals_the_textbook_loss_and_gradient(tok):
             keep = labels[:, 1:] != ft.IGNORE
             loss, n = F.cross_entropy(logits[keep].float(), labels[:, 1:][keep], reduction="sum"), int(keep.sum())
         (loss / n).backward()
-        results.append((float(loss), n, [p.grad.clone() for p in trainable]))
+        results.append((float(loss.detach()), n, [p.grad.clone() for p in trainable]))
         model.zero_grad()
     (fast_loss, fast_n, fast_grads), (ref_loss, ref_n, ref_grads) = results
     assert fast_n == ref_n and abs(fast_loss - ref_loss) < 1e-3 * ref_n
