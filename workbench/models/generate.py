@@ -200,6 +200,8 @@ class TorchGenerator:
         see the prefix, its row's tail and its own ancestors only, so one forward pass scores every
         option of every prompt in the batch, and the output layer runs only on the columns read.
         """
+        import copy
+
         import torch
 
         if not options or any(not isinstance(o, str) or not o for o in options):
@@ -229,7 +231,7 @@ class TorchGenerator:
                     off = width - len(t)  # left padding: every tail ends in column width - 1
                     ids[r, off:width] = torch.tensor(t)
                     pos[r, off:width] = lcp + torch.arange(len(t))
-                    mask[r, 0, off:width, lcp + off:lcp + width] = torch.tril(torch.ones(len(t), len(t), dtype=torch.bool))
+                    mask[r, 0, off:width, lcp + off:lcp + width] = torch.ones(len(t), len(t), dtype=torch.bool).tril()
                     mask[r, 0, :off, lcp:lcp + off] = torch.eye(off, dtype=torch.bool)  # padding sees itself
                     for i, node in enumerate(nodes):
                         ids[r, width + i] = node[-1]
@@ -239,8 +241,6 @@ class TorchGenerator:
                             mask[r, 0, width + i, lcp + width + col[node[:k]]] = True
                 cache = None
                 if base is not None:
-                    import copy
-
                     cache = copy.deepcopy(base)
                     cache.batch_repeat_interleave(b)
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
