@@ -197,3 +197,20 @@ def test_grouped_query_attention_switch_keeps_outputs_and_gradients():
         outs.append((logits.detach(), grad.clone()))
     assert torch.allclose(outs[0][0], outs[1][0], atol=1e-5) and torch.allclose(outs[0][1], outs[1][1], atol=1e-5)
     assert outs[0][1].abs().sum() > 0
+
+
+def test_prefix_attention_equals_attention_over_copied_prefix():
+    """Rows reading one shared prefix in place = SDPA over the prefix copied into every row (GQA, masks)."""
+    import torch.nn.functional as F
+
+    from workbench.models.attention import prefix_attention
+
+    torch.manual_seed(0)
+    b, heads, kv, n, p, d = 4, 9, 3, 7, 11, 8
+    q, k, v = torch.randn(b, heads, n, d), torch.randn(b, kv, n, d), torch.randn(b, kv, n, d)
+    kp, vp = torch.randn(1, kv, p, d), torch.randn(1, kv, p, d)
+    mask = torch.rand(b, 1, n, p + n) > 0.3
+    mask[..., 0] = True  # every query sees something
+    keys, values = torch.cat([kp.expand(b, -1, -1, -1), k], 2), torch.cat([vp.expand(b, -1, -1, -1), v], 2)
+    want = F.scaled_dot_product_attention(q, keys, values, attn_mask=mask, enable_gqa=True).transpose(1, 2)
+    assert torch.allclose(prefix_attention(q, k, v, mask, kp, vp, d ** -0.5), want, atol=1e-5)

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from typing import Iterator, Protocol, Sequence, runtime_checkable
 
 from workbench.errors import WorkbenchError
+from workbench.models.attention import NAME as ATTENTION
 from workbench.models.attention import grouped_query_sdpa
 
 ROLES = ("system", "user", "assistant")
@@ -215,6 +216,11 @@ class TorchGenerator:
         n = len(nodes)
         pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
         lcp, base = self._shared_prefix(prompts)
+        # On our attention the rows read the prefix's keys and values in place; otherwise each row
+        # gets a copy of the prefix cache.
+        shared = None
+        if base is not None and getattr(self.model.config, "_attn_implementation", "") == ATTENTION:
+            shared = [(layer.keys, layer.values) for layer in base.layers]
         # Rows of similar length share a batch (less padding); results go back in the caller's order.
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))
         results: list[list[float]] = [[] for _ in prompts]
@@ -239,13 +245,12 @@ class TorchGenerator:
                         mask[r, 0, width + i, lcp + off:lcp + width] = True
                         for k in range(1, len(node) + 1):
                             mask[r, 0, width + i, lcp + width + col[node[:k]]] = True
-                cache = None
-                if base is not None:
+                cache, extra = None, {"shared_prefix": shared} if shared else {}
+                if base is not None and not shared:
                     cache = copy.deepcopy(base)
                     cache.batch_repeat_interleave(b)
                 logits = self.model(input_ids=ids, attention_mask=mask, position_ids=pos, past_key_values=cache,
-                                    use_cache=cache is not None,
-                                    logits_to_keep=torch.arange(width - 1, width + n)).logits
+                                    use_cache=False, logits_to_keep=torch.arange(width - 1, width + n), **extra).logits
                 logp = torch.log_softmax(logits.float(), dim=-1)  # column 0: after the tail; 1 + i: after node i
                 for r, i in enumerate(rows):
                     results[i] = ([float(logp[r, 0, o[0]]) + sum(float(logp[r, 1 + col[o[:k]], o[k]])
