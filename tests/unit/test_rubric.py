@@ -166,5 +166,5 @@ def test_rubric_score_round_trips(tmp_path):
 def test_agent_critique_uses_the_shared_patterns():
     from workbench import agent
 
-    assert agent._DIAGNOSIS is R.DIAGNOSIS and agent._DOSE is R.DOSE and agent._OPEN_Q is R.OPEN_QUESTION
+    assert agent.behaviour_features is R.behaviour_features and agent._OPEN_Q is R.OPEN_QUESTION
     assert agent._FEELING is R.FEELING and agent._CITATION is R.CITATION
