@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 
 import pytest
 
@@ -31,6 +32,27 @@ def smol():
     from workbench.models import get_generator
 
     return get_generator("smollm2-135m-instruct")
+
+
+@contextmanager
+def evaluation_exports(root, queries: list[dict], *, index: bool = False):
+    """WORKBENCH_EXPORTS under ``root`` holding the tiny 'cotherapist' adapter (and the index if asked);
+    yields a JSONL file of ``queries``. For module-scoped fixtures, which cannot use ``monkeypatch``."""
+    import json
+
+    mp = pytest.MonkeyPatch()
+    mp.setenv("WORKBENCH_EXPORTS", str(root / "exports"))
+    try:
+        train_tiny_cotherapist(root)
+        if index:
+            from workbench import retrieval
+
+            retrieval.build_index()
+        path = root / "queries.jsonl"
+        path.write_text("".join(json.dumps(q) + "\n" for q in queries))
+        yield path
+    finally:
+        mp.undo()
 
 
 def train_tiny_cotherapist(root):

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import html
-import json
 
 import pytest
 
-from tests.conftest import train_tiny_cotherapist
+from tests.conftest import evaluation_exports
 
 from widgets.compare import CompareView
 from widgets.traces import TraceView
@@ -25,13 +24,8 @@ TOKENS = 12
 def setup(tmp_path_factory):
     """A tmp exports dir holding a 2-step tiny 'cotherapist' adapter, and a query file."""
     root = tmp_path_factory.mktemp("compare")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("WORKBENCH_EXPORTS", str(root / "exports"))
-    train_tiny_cotherapist(root)
-    queries = root / "queries.jsonl"
-    queries.write_text("".join(json.dumps(q) + "\n" for q in QUERIES))
-    yield root, queries
-    mp.undo()
+    with evaluation_exports(root, QUERIES) as queries:
+        yield root, queries
 
 
 @pytest.fixture(scope="module")

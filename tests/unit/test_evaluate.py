@@ -8,7 +8,7 @@ import threading
 
 import pytest
 
-from tests.conftest import train_tiny_cotherapist
+from tests.conftest import evaluation_exports
 
 from workbench import evaluate as ev
 from workbench.errors import WorkbenchError
@@ -27,17 +27,9 @@ TOKENS = 12
 @pytest.fixture(scope="module")
 def setup(tmp_path_factory):
     """An exports dir with the index and a 2-step tiny 'cotherapist' adapter; a query file."""
-    from workbench import retrieval
-
     root = tmp_path_factory.mktemp("evaluate")
-    mp = pytest.MonkeyPatch()
-    mp.setenv("WORKBENCH_EXPORTS", str(root / "exports"))
-    train_tiny_cotherapist(root)
-    retrieval.build_index()
-    queries = root / "queries.jsonl"
-    queries.write_text("".join(json.dumps(q) + "\n" for q in QUERIES))
-    yield root, queries
-    mp.undo()
+    with evaluation_exports(root, QUERIES, index=True) as queries:
+        yield root, queries
 
 
 @pytest.fixture(scope="module")
