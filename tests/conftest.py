@@ -70,3 +70,20 @@ def train_tiny_cotherapist(root):
                                 tokens_per_batch=256, eval_fraction=0.2, eval_every=0, save_every=0, warmup=0))
     assert r.status == "done"
     return r
+
+
+@pytest.fixture
+def empty_vector_store(tmp_path, monkeypatch):
+    """A cache dir whose embedding VectorStore starts empty; the exported MiniLM is linked in, not re-exported."""
+    from workbench import paths
+    from workbench.models.embeddings import onnx_dir
+
+    model = onnx_dir()
+    cache = tmp_path / "cache"
+    (cache / "embeddings").mkdir(parents=True)
+    (cache / "embeddings" / model.name).symlink_to(model)
+    for sub in ("models", "tokenizers"):
+        if (paths.cache_dir() / sub).exists():
+            (cache / sub).symlink_to(paths.cache_dir() / sub)
+    monkeypatch.setenv("WORKBENCH_CACHE", str(cache))
+    return cache

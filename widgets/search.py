@@ -1,4 +1,5 @@
-"""Search the knowledge index: query box, topic filter, ranked results with highlighted matches and score bars."""
+"""Search the knowledge index: query box, topic filter, ranked results with highlighted matches and score bars;
+build or rebuild the index (cards plus an optional documents folder) with a progress bar and Stop."""
 
 from __future__ import annotations
 
@@ -7,7 +8,8 @@ import re
 
 import ipywidgets as W
 
-from widgets.common import button, error_text, status_html
+from widgets.common import button, error_text, running, status_html
+from workbench.jobs import Job
 
 _STOP = set("a an and are as at be by for from how i in is it me my of on or our the to we what when with you".split())
 
@@ -36,22 +38,80 @@ class SearchView(W.VBox):
         self.status = W.HTML()
         self.results = W.HTML()
         self.results.add_class("wb-search-results")
+        self.docs = W.Text(placeholder="optional: a folder of .md/.txt/.jsonl/.csv documents", description="Documents",
+                           layout=W.Layout(width="60%"))
+        self.build = button("Build index", "", "wb-search-build", icon="database")
+        self.stop = button("Stop", "warning", "wb-search-stop", icon="stop", disabled=True)
+        self.bar = W.IntProgress(value=0, min=0, max=1, description="Embedded")
         self.hits: list = []
+        self.job: Job | None = None
         self._index = None
         self.go.on_click(lambda _: self.search())
         self.query.on_submit(lambda _: self.search())
-        super().__init__([W.HBox([self.query, self.go]), W.HBox([self.topic, self.limit]), self.status, self.results])
+        self.build.on_click(lambda _: self.start_build())
+        self.stop.on_click(lambda _: self.job and self.job.cancel())
+        super().__init__([W.HBox([self.query, self.go]), W.HBox([self.topic, self.limit]), self.status, self.results,
+                          W.HBox([self.docs, self.build, self.stop, self.bar])])
+        self._check()
+
+    def _check(self) -> None:
+        """Say whether the index is missing or stale, and label the build button to match."""
+        from workbench import retrieval
+        from workbench.errors import WorkbenchError
+
+        try:
+            stale = retrieval.stale_inputs(self.name)
+        except WorkbenchError:
+            self.build.description = "Build index"
+            self.status.value = status_html(f"No index named {self.name!r} yet: press Build index.", "warn")
+            return
+        self.build.description = "Rebuild index"
+        if stale:
+            self.status.value = status_html(f"The index is stale: {len(stale)} input file(s) changed since it was "
+                                            "built. Press Rebuild index (only changed chunks are embedded).", "warn")
+
+    def start_build(self) -> Job:
+        """Build in the background; the old index serves searches until the new one replaces it."""
+        if self.job is not None and self.job.running:
+            return self.job
+        self.status.value = status_html("Building…")
+        self.job = Job(self._build, name="index").on_progress(self._on_progress).start()
+        return self.job
+
+    def _on_progress(self, job: Job) -> None:
+        self.bar.max, self.bar.value = max(job.total, 1), job.done
+        if job.running and job.message:
+            self.status.value = status_html(job.message)
+
+    def _build(self, job: Job):
+        from workbench import retrieval
+
+        with running(self.status, self.build, self.stop):
+            folder = self.docs.value.strip()
+            if not folder:  # a rebuild keeps the folder the index was built with
+                try:
+                    folder = (retrieval.manifest(self.name).get("folders") or [""])[0]
+                except Exception:
+                    folder = ""
+            path = retrieval.build_index(self.name, folder or None, progress=job.progress, cancel=job.cancelled)
+            if path is None:
+                self.status.value = status_html("Stopped. The index is as it was; the chunks embedded so far are "
+                                                "kept, so the next build goes on from there.", "warn")
+                return None
+            self._index = None
+            m = retrieval.manifest(self.name)
+            self.build.description = "Rebuild index"
+            self.status.value = status_html(f"Indexed {m['chunks']} chunks in {m['build_seconds']} s "
+                                            f"({m['embedded']} embedded, {m['reused']} reused).", "ok")
+            return path
 
     def search(self) -> list:
         from workbench import retrieval
 
         try:
             if self._index is None:
-                stale = retrieval.stale_inputs(self.name)
                 self._index = retrieval.Index(self.name)
-                if stale:
-                    self.status.value = status_html(f"The index is stale: {len(stale)} input file(s) changed. "
-                                                    f"Rebuild with workbench index --name {self.name}.", "warn")
+                self._check()
             self.hits = self._index.search(self.query.value, self.limit.value, topic=self.topic.value or None)
         except Exception as exc:
             self.status.value = status_html(error_text(exc), "error")

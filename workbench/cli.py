@@ -145,7 +145,17 @@ def _index(args) -> int:
         n = retrieval.Index(args.name).upsert(args.upsert)
         print(f"{args.name}: added {n} chunks from {args.upsert}")
         return 0
-    path = retrieval.build_index(args.name, args.docs, progress=lambda m: print(m, file=sys.stderr))
+    from tqdm.auto import tqdm
+
+    with tqdm(unit="chunk", desc="embedding", file=sys.stderr, leave=False) as bar:
+        def progress(done, total, _message):
+            bar.total, bar.n = total, done
+            bar.refresh()
+
+        path = retrieval.build_index(args.name, args.docs, progress=progress)
+    m = retrieval.manifest(args.name)
+    print(f"{m['chunks']} chunks ({m['embedded']} embedded, {m['reused']} reused) in {m['build_seconds']} s",
+          file=sys.stderr)
     print(path)
     return 0
 

@@ -133,13 +133,16 @@ def _inputs(folders: list[str]) -> dict[str, str]:
 
 
 EMBEDDERS = {"fp32": "workbench.models.embeddings.embed", "int8": "workbench.models.embeddings.embed_int8"}
+STORED = {"fp32": "workbench.models.embeddings.stored", "int8": "workbench.models.embeddings.stored_int8"}
 
 
-def _config(variant: str = "fp32") -> dict:
-    """txtai stores and searches; the vectors come from our ONNX encoder (txtai's "external" method)."""
+def _config(variant: str = "fp32", *, stored: bool = False) -> dict:
+    """txtai stores and searches; the vectors come from our ONNX encoder (txtai's "external" method),
+    read from the vector store while an index is built (``stored``)."""
     if variant not in EMBEDDERS:
         raise WorkbenchError(f"Unknown embedding variant {variant!r}.", fix=f"use one of {', '.join(EMBEDDERS)}")
-    return {"method": "external", "transform": EMBEDDERS[variant], "content": True, "hybrid": True,
+    return {"method": "external", "transform": (STORED if stored else EMBEDDERS)[variant], "content": True,
+            "hybrid": True,
             "scoring": {"method": "workbench.bm25.InlineBM25", "terms": True, "normalize": True},
             "backend": "numpy"}
 
@@ -153,14 +156,27 @@ def index_dir(name: str = "knowledge") -> Path:
 
 
 def build_index(name: str = "knowledge", docs: str | Path | None = None, progress=None, *,
-                embedding: str = "fp32") -> Path:
-    """Build (or rebuild) an index of the cards plus an optional folder of documents, atomically."""
+                embedding: str = "fp32", reuse: bool = True, cancel=None) -> Path | None:
+    """Build (or rebuild) an index of the cards plus an optional folder of documents, atomically.
+
+    Chunk vectors are kept in the embedding model's ``VectorStore``, so a rebuild embeds only new or
+    edited chunks (every chunk with ``reuse=False``). ``progress(done, total, message)`` follows the
+    embedding (``Job.progress`` fits); ``cancel`` (a threading.Event) stops it, keeps the vectors made so
+    far for the next build, leaves any old index as it was, and returns None.
+    """
     paths.offline()
     from txtai import Embeddings
 
+    from workbench.models.embeddings import VectorStore, embed
+
+    _config(embedding)  # an unknown variant fails before any work
     chunks = card_chunks() + (document_chunks(docs) if docs else [])
     t0 = time.perf_counter()
-    emb = Embeddings(_config(embedding))
+    store = VectorStore(embedding, reuse=reuse)
+    say = (lambda done, total: progress(done, total, f"embedded {done}/{total} chunks")) if progress else None
+    if embed([c.text for c in chunks], variant=embedding, store=store, progress=say, cancel=cancel) is None:
+        return None
+    emb = Embeddings(_config(embedding, stored=True))
     emb.index([asdict(c) for c in chunks])
     target = index_dir(name)
     with atomic_dir(target) as tmp:
@@ -169,9 +185,11 @@ def build_index(name: str = "knowledge", docs: str | Path | None = None, progres
             "name": name, "model": _embedder(embedding), "embedding": embedding, "chunks": len(chunks),
             "chunking": {"by": "## heading", "overlap_words": OVERLAP_WORDS, "max_words": MAX_WORDS},
             "inputs": _inputs([str(docs)] if docs else []), "folders": [str(docs)] if docs else [],
+            "embedded": store.added, "reused": len(chunks) - store.added,
             "build_seconds": round(time.perf_counter() - t0, 2), "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     if progress:
-        progress(f"indexed {len(chunks)} chunks in {time.perf_counter() - t0:.1f} s")
+        progress(len(chunks), len(chunks), f"indexed {len(chunks)} chunks in {time.perf_counter() - t0:.1f} s "
+                                           f"({store.added} embedded, {len(chunks) - store.added} reused)")
     return target
 
 

@@ -86,3 +86,72 @@ def test_cli_search_json(corpus, capsys):
     assert main(["search", "grounding when a client dissociates", "--json", "--limit", "2"]) == 0
     hits = json.loads(capsys.readouterr().out)
     assert len(hits) == 2 and hits[0]["citation"].startswith("[")
+
+
+def _own_corpora(tmp_path, monkeypatch):
+    shutil.copytree(paths.corpora_dir(), tmp_path / "corpora")
+    monkeypatch.setenv("WORKBENCH_CORPORA", str(tmp_path / "corpora"))
+    monkeypatch.setenv("WORKBENCH_EXPORTS", str(tmp_path / "exports"))
+    return tmp_path / "corpora"
+
+
+def test_rebuild_embeds_only_new_or_edited_chunks(tmp_path, monkeypatch, empty_vector_store):
+    from workbench.models.embeddings import VectorStore, embed
+
+    corpora = _own_corpora(tmp_path, monkeypatch)
+    n = len(R.card_chunks())
+    R.build_index()
+    assert (R.manifest()["embedded"], R.manifest()["reused"]) == (n, 0)
+    R.build_index()
+    assert (R.manifest()["embedded"], R.manifest()["reused"]) == (0, n)
+
+    card = corpora / "knowledge" / "mi-oars.md"
+    before = {c.id: c.text for c in R.card_chunks()}
+    card.write_text(card.read_text() + "\nReflections can be simple or complex; both count.\n")
+    changed = [c for c in R.card_chunks() if before.get(c.id) != c.text]
+    assert 0 < len(changed) < 5 and R.stale_inputs() != []
+    R.build_index()
+    assert (R.manifest()["embedded"], R.manifest()["reused"]) == (len(changed), n - len(changed))
+    assert R.stale_inputs() == []
+    # stored vectors are the ones the model gives now (batches differ only in padding)
+    texts = [c.text for c in R.card_chunks()]
+    fresh, kept = embed(texts), embed(texts, store=VectorStore())
+    assert (fresh * kept).sum(1).min() > 0.99999
+    assert R.Index().search("open questions, affirmations, reflections and summaries", 3)[0].card == "mi-oars"
+
+
+def test_stopped_build_leaves_the_old_index_and_resumes(tmp_path, monkeypatch, empty_vector_store):
+    import threading
+
+    from workbench.models.embeddings import VectorStore
+
+    _own_corpora(tmp_path, monkeypatch)
+    n, stop, seen = len(R.card_chunks()), threading.Event(), []
+
+    def progress(done, total, message):
+        seen.append((done, total))
+        if done >= 64:
+            stop.set()
+
+    assert R.build_index(progress=progress, cancel=stop) is None
+    assert not R.index_dir().exists() and seen[-1] == (64, n)
+    assert len(VectorStore().vectors) == 64  # what was embedded before Stop is kept
+    R.build_index()
+    assert (R.manifest()["embedded"], R.manifest()["reused"]) == (n - 64, 64)
+
+
+def test_vector_store_merges_its_shards(empty_vector_store, monkeypatch):
+    import numpy as np
+
+    from workbench.models.embeddings import VectorStore
+
+    monkeypatch.setattr(VectorStore, "MAX_SHARDS", 3)
+    store = VectorStore()
+    rng = np.random.default_rng(0)
+    rows = {VectorStore.key(f"text {i}"): rng.standard_normal(384).astype(np.float32) for i in range(10)}
+    for k, v in rows.items():
+        store.add([k], v[None])
+    assert len(list(store.dir.glob("*.npz"))) <= 4
+    again = VectorStore().vectors
+    assert set(again) == set(rows) and all(np.array_equal(again[k], v) for k, v in rows.items())
+    assert VectorStore(reuse=False).vectors == {}

