@@ -155,3 +155,19 @@ def test_vector_store_merges_its_shards(empty_vector_store, monkeypatch):
     again = VectorStore().vectors
     assert set(again) == set(rows) and all(np.array_equal(again[k], v) for k, v in rows.items())
     assert VectorStore(reuse=False).vectors == {}
+
+
+def test_inline_bm25_ranks_exactly_as_txtai_bm25(corpus):
+    """Our keyword scorer only changes loops: on every shipped query, same chunks, same scores."""
+    from txtai import Embeddings
+
+    from workbench.corpora import load_queries
+
+    path = str(R.index_dir() / "txtai")
+    ours, theirs = Embeddings(), Embeddings()
+    ours.load(path, config=R._config())
+    theirs.load(path, config=dict(R._config(), scoring={**R._config()["scoring"], "method": "bm25"}))
+    assert type(ours.scoring).__name__ == "InlineBM25" and type(theirs.scoring).__name__ == "BM25"
+    for q in load_queries():
+        a, b = ours.scoring.batchsearch([q.text], 10)[0], theirs.scoring.batchsearch([q.text], 10)[0]
+        assert a and [(i, round(s, 6)) for i, s in a] == [(i, round(s, 6)) for i, s in b]
