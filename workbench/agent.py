@@ -102,7 +102,7 @@ class Agent:
                 m = retrieval.manifest(self.config.index)
             except Exception:
                 m = None
-            if m is None or m.get("embedding") not in retrieval.EMBEDDERS:  # missing, or an older embedder's
+            if m is None or m.get("embedding") not in retrieval.VARIANTS:  # missing, or an older embedder's
                 retrieval.build_index(self.config.index, ((m or {}).get("folders") or [None])[0])
             self._index = retrieval.Index(self.config.index)
         best: dict = {}  # the best chunk of each card, so k hits are k different cards

@@ -20,6 +20,7 @@ from pathlib import Path
 from workbench import paths
 from workbench.errors import WorkbenchError
 from workbench.io import atomic_dir, write_json
+from workbench.models.embeddings import CHUNK_TOKENS, MAX_TOKENS, VARIANTS
 
 OVERLAP_WORDS = 30
 MAX_WORDS = 220
@@ -132,23 +133,15 @@ def _inputs(folders: list[str]) -> dict[str, str]:
     return {str(f): _hash(f) for f in files if f.name.lower() != "readme.md"}
 
 
-EMBEDDERS = {"fp32": "workbench.models.embeddings.embed", "int8": "workbench.models.embeddings.embed_int8"}
-STORED = {"fp32": "workbench.models.embeddings.stored", "int8": "workbench.models.embeddings.stored_int8"}
-
-
-def _config(variant: str = "fp32", *, stored: bool = False) -> dict:
-    """txtai stores and searches; the vectors come from our ONNX encoder (txtai's "external" method),
-    read from the vector store while an index is built (``stored``)."""
-    if variant not in EMBEDDERS:
-        raise WorkbenchError(f"Unknown embedding variant {variant!r}.", fix=f"use one of {', '.join(EMBEDDERS)}")
-    return {"method": "external", "transform": (STORED if stored else EMBEDDERS)[variant], "content": True,
-            "hybrid": True,
+def _config(variant: str = "int8", max_tokens: int = CHUNK_TOKENS) -> dict:
+    """txtai stores and searches; the vectors come from our ONNX MiniLM (``workbench.vectors``): chunks
+    with ``variant`` weights and ``max_tokens`` through the vector store, queries with fp32."""
+    if variant not in VARIANTS:
+        raise WorkbenchError(f"Unknown embedding variant {variant!r}.", fix=f"use one of {', '.join(VARIANTS)}")
+    return {"method": "workbench.vectors.MiniLMVectors", "chunks": variant, "max_tokens": max_tokens,
+            "content": True, "hybrid": True,
             "scoring": {"method": "workbench.bm25.InlineBM25", "terms": True, "normalize": True},
             "backend": "numpy"}
-
-
-def _embedder(variant: str) -> str:
-    return f"all-MiniLM-L6-v2, ONNX {variant}"
 
 
 def index_dir(name: str = "knowledge") -> Path:
@@ -156,7 +149,7 @@ def index_dir(name: str = "knowledge") -> Path:
 
 
 def build_index(name: str = "knowledge", docs: str | Path | None = None, progress=None, *,
-                embedding: str = "fp32", reuse: bool = True, cancel=None) -> Path | None:
+                embedding: str = "int8", reuse: bool = True, cancel=None) -> Path | None:
     """Build (or rebuild) an index of the cards plus an optional folder of documents, atomically.
 
     Chunk vectors are kept in the embedding model's ``VectorStore``, so a rebuild embeds only new or
@@ -167,22 +160,23 @@ def build_index(name: str = "knowledge", docs: str | Path | None = None, progres
     paths.offline()
     from txtai import Embeddings
 
-    from workbench.models.embeddings import VectorStore, embed
+    from workbench.models.embeddings import VectorStore
 
-    _config(embedding)  # an unknown variant fails before any work
+    config = _config(embedding)  # an unknown variant fails before any work
     chunks = card_chunks() + (document_chunks(docs) if docs else [])
     t0 = time.perf_counter()
     store = VectorStore(embedding, reuse=reuse)
     say = (lambda done, total: progress(done, total, f"embedded {done}/{total} chunks")) if progress else None
-    if embed([c.text for c in chunks], variant=embedding, store=store, progress=say, cancel=cancel) is None:
+    if store.embed([c.text for c in chunks], progress=say, cancel=cancel) is None:
         return None
-    emb = Embeddings(_config(embedding, stored=True))
+    emb = Embeddings(config)  # finds every chunk's vector in the store
     emb.index([asdict(c) for c in chunks])
     target = index_dir(name)
     with atomic_dir(target) as tmp:
         emb.save(str(tmp / "txtai"))
         write_json(tmp / "manifest.json", {
-            "name": name, "model": _embedder(embedding), "embedding": embedding, "chunks": len(chunks),
+            "name": name, "model": "all-MiniLM-L6-v2 (ONNX)", "embedding": embedding,
+            "max_tokens": store.max_tokens, "query_embedding": "fp32", "chunks": len(chunks),
             "chunking": {"by": "## heading", "overlap_words": OVERLAP_WORDS, "max_words": MAX_WORDS},
             "inputs": _inputs([str(docs)] if docs else []), "folders": [str(docs)] if docs else [],
             "embedded": store.added, "reused": len(chunks) - store.added,
@@ -217,12 +211,14 @@ class Index:
 
         self.name, self.manifest = name, manifest(name)
         variant = self.manifest.get("embedding", "")
-        if variant not in EMBEDDERS:
+        if variant not in VARIANTS:
             raise WorkbenchError(f"Index {name!r} was built with another embedding model "
                                  f"({self.manifest.get('model')}), so its vectors cannot be compared with queries.",
                                  where=str(index_dir(name)), fix=f"rebuild it: workbench index --name {name}")
         self.embeddings = Embeddings()
-        self.embeddings.load(str(index_dir(name) / "txtai"), config=_config(variant))
+        # indexes built before chunks were cut at CHUNK_TOKENS have no max_tokens: theirs was MAX_TOKENS
+        self.embeddings.load(str(index_dir(name) / "txtai"),
+                             config=_config(variant, self.manifest.get("max_tokens", MAX_TOKENS)))
 
     def search(self, query: str, limit: int = 5, *, topic: str | None = None, card: str | None = None) -> list[Hit]:
         if not query or not query.strip():

@@ -113,10 +113,10 @@ def test_rebuild_embeds_only_new_or_edited_chunks(tmp_path, monkeypatch, empty_v
     R.build_index()
     assert (R.manifest()["embedded"], R.manifest()["reused"]) == (len(changed), n - len(changed))
     assert R.stale_inputs() == []
-    # stored vectors are the ones the model gives now (batches differ only in padding)
+    # kept vectors are what the model gives in one cold pass, up to int8's per-batch activation scales
     texts = [c.text for c in R.card_chunks()]
-    fresh, kept = embed(texts), embed(texts, store=VectorStore())
-    assert (fresh * kept).sum(1).min() > 0.99999
+    fresh, kept = embed(texts, variant="int8", max_tokens=128), VectorStore().embed(texts)
+    assert (fresh * kept).sum(1).min() > 0.98
     assert R.Index().search("open questions, affirmations, reflections and summaries", 3)[0].card == "mi-oars"
 
 
