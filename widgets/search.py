@@ -36,6 +36,7 @@ class SearchView(W.VBox):
         self.limit = W.IntSlider(value=limit, min=1, max=20, description="Results")
         self.go = button("Search", "primary", "wb-search-go", icon="search")
         self.status = W.HTML()
+        self.status.add_class("wb-search-status")
         self.results = W.HTML()
         self.results.add_class("wb-search-results")
         self.docs = W.Text(placeholder="optional: a folder of .md/.txt/.jsonl/.csv documents", description="Documents",
