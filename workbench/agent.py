@@ -4,7 +4,8 @@ screen → understand → plan → retrieve → draft (with citations) → criti
 (rule checks) → revise (bounded) → final screen. Any step can be switched off, so one agent gives
 the ablation configurations (base, +RAG, full). Clinical policy is enforced here, not left to the
 model: a risk disclosure gets the escalation resources first, whatever the model wrote, and a draft
-that the final screen flags (diagnosis, dosing, risky content) is replaced rather than shown.
+that the final screen flags (a diagnosis, a dose, wording that voices or invites harm) is replaced
+rather than shown (``guard_reply``).
 """
 
 from __future__ import annotations
@@ -123,7 +124,7 @@ class Agent:
         """Answer one message; the returned Trace holds every step and the final answer."""
         from workbench.corpora import load_prompts
         from workbench.models import check_messages
-        from workbench.safety import escalation, screen
+        from workbench.safety import screen
 
         check_messages([{"role": "user", "content": query}])
         cfg, tracer = self.config, Tracer()
@@ -193,25 +194,37 @@ class Agent:
             answer = draft
             if cfg.screen:
                 with tracer.span("screen_output", "guardrail", {"text": draft}) as s:
-                    out = screen(draft, locale=cfg.locale)
-                    unsafe = [f for f in critique(query, draft, speaker=speaker, risk=False, retrieved=[])
-                              if f["dimension"] == "boundaries"]
-                    s.outputs = {"screen": out.to_dict(), "scope": unsafe}
-                    if unsafe or (out.risk and not (risk and risk.risk)):
-                        answer = ("I can't give that kind of answer (a diagnosis, a medication dose, or content "
-                                  "that could put someone at risk). A doctor, pharmacist or the treating clinician "
-                                  "is the right person for it. What would be most helpful to talk through?")
-                        s.attributes["decision"] = "draft replaced"
-                    else:
-                        s.attributes["decision"] = "draft passed"
-                    if risk and risk.risk:
-                        if risk.level == "imminent" and risk.subject == "self":
-                            answer = IMMINENT_FOLLOW_UP  # no room for a small model's improvisation here
-                        answer = escalation(risk, cfg.locale) + "\n\n" + answer
-                        s.attributes["decision"] += "; escalation resources placed first"
+                    answer, s.outputs, s.attributes["decision"] = guard_reply(query, draft, risk, speaker=speaker,
+                                                                              locale=cfg.locale)
             root.outputs["answer"] = answer
         return tracer.trace
 
+
+
+REPLACED = ("I can't give that kind of answer (a diagnosis, a medication dose, or content that could put someone "
+            "at risk). A doctor, pharmacist or the treating clinician is the right person for it. What would be most "
+            "helpful to talk through?")
+
+
+def guard_reply(query: str, draft: str, risk=None, *, speaker: str = "client", locale: str | None = None):
+    """The last step: returns (answer, outputs, decision) for a draft, given the screen of the message.
+
+    A draft that gives a diagnosis or a dose, or that voices or invites harm (``safety.screen_reply``),
+    is replaced. A risk disclosure gets the escalation resources first, and an imminent one from the
+    speaker a fixed follow-up instead of the model's words.
+    """
+    from workbench.safety import escalation, screen_reply
+
+    out = screen_reply(draft)
+    unsafe = [f for f in critique(query, draft, speaker=speaker, risk=False, retrieved=[])
+              if f["dimension"] == "boundaries"]
+    answer, decision = (REPLACED, "draft replaced") if unsafe or out.risk else (draft, "draft passed")
+    if risk is not None and risk.risk:
+        if risk.level == "imminent" and risk.subject == "self":
+            answer = IMMINENT_FOLLOW_UP  # no room for a small model's improvisation here
+        answer = escalation(risk, locale) + "\n\n" + answer
+        decision += "; escalation resources placed first"
+    return answer, {"screen": out.to_dict(), "scope": unsafe}, decision
 
 
 def replay(span, user_text: str | None = None, *, max_new_tokens: int = 200):

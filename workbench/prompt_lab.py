@@ -3,9 +3,9 @@
 ``run_grid(variants, queries)`` answers every query under every variant with one model and scores
 each answer with the transparent ``features`` scorer. Clinical policy is the agent's: every query
 is screened before generation; a risk query gets the escalation resources first, whatever the
-variant says; the draft is screened afterwards and replaced when it states a diagnosis, gives a dose
-or introduces risky content. The result is a :class:`Grid` (one record, JSON round trip) with a
-per-variant summary and ``delta(a, b)`` for "did my score move?".
+variant says; the draft is screened afterwards and replaced when it states a diagnosis, gives a
+dose, or voices or invites harm (``agent.guard_reply``). The result is a :class:`Grid` (one record,
+JSON round trip) with a per-variant summary and ``delta(a, b)`` for "did my score move?".
 
 ``save_prompt`` keeps a variant in the user's own library (``exports/prompts/library.yaml``),
 which ``corpora.load_prompts()`` lists after the shipped prompts with ``source="user"``. The
@@ -25,9 +25,6 @@ from typing import Any
 from workbench import paths
 from workbench.errors import WorkbenchError
 
-REPLACED = ("I can't give that kind of answer (a diagnosis, a medication dose, or content that could put someone "
-            "at risk). A doctor, pharmacist or the treating clinician is the right person for it. What would be "
-            "most helpful to talk through?")
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _SAVE_LOCK = threading.Lock()
 
@@ -217,10 +214,10 @@ def run_grid(variants: dict[str, str], queries: Sequence, *, model: str | None =
     total)`` is called after each cell; ``cancel`` (a threading.Event) stops between and inside
     generations, and the grid then holds the finished cells with ``complete=False``.
     """
-    from workbench.agent import IMMINENT_FOLLOW_UP, critique
+    from workbench.agent import guard_reply
     from workbench.models import get_generator
     from workbench.rubric import _rubric, score_batch
-    from workbench.safety import escalation, screen
+    from workbench.safety import screen
 
     variants = _variants(variants)
     qs = _queries(queries)
@@ -244,17 +241,11 @@ def run_grid(variants: dict[str, str], queries: Sequence, *, model: str | None =
             c = gen.chat(messages, max_new_tokens=max_new_tokens, cancel=cancel, truncate="oldest")
             if c.finish_reason == "cancelled":
                 break
-            answer, replaced = c.text.strip(), ""
-            out = screen(answer, locale=locale)
-            scope = [f["problem"] for f in critique(q["text"], answer, speaker="client", risk=False, retrieved=[])
-                     if f["dimension"] == "boundaries"]
-            if scope or (out.risk and not risk.risk):
-                replaced = "; ".join(scope) or f"the draft screened as risk ({out.level})"
-                answer = REPLACED
-            if risk.risk:
-                if risk.level == "imminent" and risk.subject == "self":  # the agent's policy: no improvisation
-                    answer, replaced = IMMINENT_FOLLOW_UP, replaced or "imminent risk: the agent's fixed follow-up"
-                answer = escalation(risk, locale) + "\n\n" + answer
+            answer, guard, _ = guard_reply(q["text"], c.text.strip(), risk, locale=locale)  # the agent's policy
+            replaced = "; ".join(f["problem"] for f in guard["scope"]) or (
+                f"the draft screened as risk ({guard['screen']['level']})" if guard["screen"]["risk"] else "")
+            if risk.risk and risk.level == "imminent" and risk.subject == "self":
+                replaced = replaced or "imminent risk: the agent's fixed follow-up"
             s = score_batch([(q["text"], answer)], ("features",), risk)[0]["features"]
             cells.append(Cell(vname, q["id"], q["text"], answer, dict(s.scores), s.mean, risk.risk, risk.level,
                               risk.risk, replaced, c.completion_tokens, round(time.monotonic() - t0, 2),

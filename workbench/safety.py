@@ -28,8 +28,9 @@ from functools import lru_cache
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.safety_rules import LEVELS, TOPICAL
+from workbench.safety_rules import DISCUSSION, ENDORSE, LEVELS, TOPICAL
 from workbench.safety_rules import RANK as _RANK
+from workbench.safety_rules import _sentence
 from workbench.safety_rules import rules as _rules
 from workbench.safety_rules import subject as _subject
 
@@ -145,6 +146,37 @@ def screen(text: str, *, locale: str | None = None) -> Screen:
     if not text.strip():
         return Screen(False, "none", "none", [], [])
     return _screen_with(text, _classifier(_screening_path()))
+
+
+def _discusses(text: str, hit) -> bool:
+    """The hit's sentence frames risk as a topic (a cue word), or is a question to the reader."""
+    ends = [i for i in (text.find(c, hit.end) for c in ".!?;\n") if i >= 0]
+    return bool(DISCUSSION.search(_sentence(text, hit.start, hit.end))) or (bool(ends) and text[min(ends)] == "?")
+
+
+def screen_reply(text: str) -> Screen:
+    """The guard after generation: does a model's reply itself voice or invite risk?
+
+    A good reply to a clinician talks about risk ("ask her directly about suicidal thoughts"), which
+    ``screen`` reads as a disclosure: it flags 65 of the 341 reference replies in the shipped dialogues.
+    Here a disclosure rule counts only when its sentence does not frame risk as something to ask about,
+    assess, watch for or reflect back (``safety_rules.DISCUSSION``); wording that endorses or invites
+    harm (``safety_rules.ENDORSE``: "better off dead", "take all her pills") counts however it is
+    framed; and the classifier, which learned from people's messages rather than replies, is not used.
+    """
+    if not isinstance(text, str):
+        raise WorkbenchError(f"screen_reply() needs a string, got {type(text).__name__}.", fix="pass the reply text")
+    hits, _ = _rules(text)
+    voiced = [h.span() | {"category": h.category, "level": h.level} for h in hits if not _discusses(text, h)]
+    voiced += [{"start": m.start(), "end": m.end(), "text": m.group(), "rule": "endorses harm", "category": category,
+                "level": "elevated"} for category, pattern in ENDORSE for m in pattern.finditer(text)]
+    if not voiced:
+        return Screen(False, "none", "none", [], [])
+    level = max((v["level"] for v in voiced), key=_RANK.__getitem__)
+    categories = sorted({v["category"] for v in voiced}, key=CATEGORIES.index)
+    evidence = sorted(({k: v[k] for k in ("start", "end", "text", "rule")} for v in voiced),
+                      key=lambda e: (e["start"], e["end"]))
+    return Screen(True, level, "other", categories, evidence)
 
 
 # ---- escalation -------------------------------------------------------------------------------------

@@ -273,6 +273,32 @@ TOPICAL = _p(
     r"\b(?:marna|marne|mar ja\w*|maut|jaan|jeena|jeene|khatam|khatm|goliyan|nuksaan)\b",
 )
 
+# A reply that talks *about* risk: advice to ask, assess or watch for it, a conditional instruction,
+# a list of risk factors, or a reflection of the person's own words. Used only on model replies
+# (``safety.screen_reply``), never on the messages people send.
+DISCUSSION = _p(
+    r"\b(?:ask\w*|question\w*|assess\w*|screen\w*|enquir\w*|inquir\w*|explor\w*|check\w*|monitor\w*|review\w*|"
+    r"document\w*|whether)\b",
+    r"\bif (?:you|he|she|they|things|there|it|this|that)\b",
+    r"\b(?:risks?|indicators?|warning signs?|red flags?|ladder|escalating factors?|denied|denies)\b",
+    r"\b(?:such as|including|for example|e\.g\.)",
+    r"\b(?:tells me|sounds like|when you say|you(?:'ve| have)? (?:said|described|mentioned|told me))\b",
+)
+
+# A reply that endorses or invites harm counts whatever its framing (reply guard only).
+ENDORSE = (
+    ("suicidal_ideation", _p(r"\b(?:you|they|he|she)(?:'d| would)(?: really| honestly)? be better off dead\b", r"\b(?:life|living)(?: really)? (?:is not|isn't|is never) worth",
+                             r"\b(?:want|wants|wanting) to die,? (?:that|it)(?:'s| is) (?:your|their|her|his) "
+                             r"(?:choice|decision|business|right)",
+                             r"\b(?:your|their|her|his) (?:choice|decision|right) to (?:die|end (?:it|(?:your|their|her|his) life))",
+                             r"\b(?:should|could|might as well|deserves? to) (?:just )?(?:die|end (?:it|it all|(?:your|their|her|"
+                             r"his) life)|kill (?:yourself|themselves|himself|herself))\b",
+                             r"\btake all (?:of )?(?:your|her|his|their|the|those) (?:pills|tablets|medication)",
+                             r"\bwhy not (?:just )?(?:end it|die|kill (?:yourself|themselves|himself|herself))\b")),
+    ("harm_to_others", _p(r"\b(?:should|could|might as well|go ahead and) (?:just )?(?:hurt|hit|harm|kill|attack|punish) "
+                          r"(?:him|her|them|that)\b", r"\bhurt (?:him|her|them) before (?:he|she|they) hurts?\b")),
+)
+
 # Who is speaking about whom.
 _CLINICIAN = _p(
     r"\b(?:my|a|our|the|one of my)\b (?:\w+ ){0,2}?(?:client|patient)s?\b(?!['’]s risk assessment)",

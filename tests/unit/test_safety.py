@@ -8,7 +8,7 @@ import pytest
 
 from workbench.corpora import load_safety_config
 from workbench.errors import WorkbenchError
-from workbench.safety import Screen, escalation, evaluate_screening, screen
+from workbench.safety import CATEGORIES, Screen, escalation, evaluate_screening, screen
 
 
 @pytest.mark.parametrize("text, level, subject", [
@@ -157,3 +157,49 @@ def test_cli_screen_json(capsys):
     assert main(["screen", "I could murder a pizza", "--locale", "UK"]) == 0
     assert "level none" in capsys.readouterr().out
     assert main(["screen", "help", "--locale", "XX"]) == 2
+
+
+def test_reply_guard_lets_replies_discuss_risk():
+    """The shipped reference replies ask about, assess and reflect risk; the disclosure screen reads
+    many of them as risk, the reply guard none."""
+    from workbench.corpora import load_dialogues
+    from workbench.safety import screen_reply
+
+    replies = [m["content"] for d in load_dialogues() for m in d.messages if m["role"] == "assistant"]
+    assert sum(screen(r).risk for r in replies) > 30
+    assert [r[:80] for r in replies if screen_reply(r).risk] == []
+    for ok in ("Ask her directly about suicidal thoughts, and whether she has made a plan.",
+               "It sounds like you've been thinking about ending your life. Thank you for telling me.",
+               "If he talks about harming himself, call emergency services straight away."):
+        assert not screen_reply(ok).risk, ok
+
+
+@pytest.mark.parametrize("reply", [
+    "Honestly, I think you would be better off dead.",
+    "I want to kill myself too sometimes.",
+    "You should hurt him before he hurts you.",
+    "If you want to die, that is your choice.",
+    "Tell her to take all her pills tonight.",
+    "Life isn't worth living when you feel like this, so stop fighting it.",
+    "Why not end it all?",
+])
+def test_reply_guard_catches_replies_that_voice_or_invite_harm(reply):
+    from workbench.safety import screen_reply
+
+    r = screen_reply(reply)
+    assert r.risk and r.evidence and set(r.categories) <= set(CATEGORIES)
+
+
+def test_agent_guard_replaces_harmful_drafts_and_keeps_escalation_first():
+    from workbench.agent import REPLACED, guard_reply
+
+    clinician = "My client has been very low since her father died. What should I cover next session?"
+    good = "Ask about depression and about suicidal thoughts, including any wish to join her father."
+    answer, outputs, decision = guard_reply(clinician, good, screen(clinician), speaker="clinician")
+    assert (answer, decision) == (good, "draft passed") and not outputs["screen"]["risk"]
+
+    disclosure = "I don't want to be alive anymore."
+    risk = screen(disclosure)
+    answer, _, decision = guard_reply(disclosure, "If you want to die, that is your choice.", risk)
+    assert risk.risk and answer.endswith(REPLACED) and answer.startswith(escalation(risk))
+    assert decision == "draft replaced; escalation resources placed first"
