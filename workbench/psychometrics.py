@@ -158,8 +158,10 @@ def _omega(matrix) -> float:
     from sklearn.decomposition import FactorAnalysis
 
     x = np.asarray(matrix, dtype=float)
+    if x.shape[0] < 3:
+        return float("nan")
     sd = x.std(axis=0, ddof=1)
-    if x.shape[0] < 3 or np.any(sd == 0):
+    if np.any(sd == 0):
         return float("nan")
     z = (x - x.mean(axis=0)) / sd
     fa = FactorAnalysis(n_components=1, random_state=0).fit(z)
@@ -213,7 +215,8 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
         reasons = []
         if not alpha >= GATE["alpha"]:
             reasons.append(f"alpha {alpha:.2f} < {GATE['alpha']}" if alpha == alpha
-                           else "alpha undefined: answers do not vary across variants")
+                           else "alpha undefined: one variant, and reliability needs several (8 recommended)"
+                           if len(per_variant) < 2 else "alpha undefined: answers do not vary across variants")
         if not agree >= GATE["order_agreement"] and len(both):
             reasons.append("answers change with option order" + (f" (rho {agree:.2f})" if agree == agree else ""))
         if bias > GATE["position_bias"]:

@@ -159,3 +159,12 @@ def test_against_reference_directions():
     assert verdicts["agreeableness"]["verdict"] == "consistent"  # expected high, observed high
     assert verdicts["neuroticism"]["verdict"] == "inconsistent"  # expected low, observed high
     assert verdicts["agreeableness"]["source"].startswith("Rodriguez")
+
+
+def test_one_variant_says_why_reliability_is_undefined():
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy degrees-of-freedom warnings either
+        traits = P.score(P.administer(ScriptedRespondent("trait-holder", INV), INV, n_variants=1), INV)
+    assert all(t.alpha != t.alpha and "one variant" in t.reason and not t.interpretable for t in traits.values())
