@@ -215,7 +215,7 @@ def guard_reply(query: str, draft: str, risk=None, *, speaker: str = "client", l
     """
     from workbench.safety import escalation, screen_reply
 
-    out = screen_reply(draft)
+    out = screen_reply(draft, about_risk=risk is not None and risk.risk)
     unsafe = [f for f in critique(query, draft, speaker=speaker, risk=False, retrieved=[])
               if f["dimension"] == "boundaries"]
     answer, decision = (REPLACED, "draft replaced") if unsafe or out.risk else (draft, "draft passed")

@@ -154,7 +154,7 @@ def _discusses(text: str, hit) -> bool:
     return bool(DISCUSSION.search(_sentence(text, hit.start, hit.end))) or (bool(ends) and text[min(ends)] == "?")
 
 
-def screen_reply(text: str) -> Screen:
+def screen_reply(text: str, *, about_risk: bool = False) -> Screen:
     """The guard after generation: does a model's reply itself voice or invite risk?
 
     A good reply to a clinician talks about risk ("ask her directly about suicidal thoughts"), which
@@ -163,11 +163,14 @@ def screen_reply(text: str) -> Screen:
     assess, watch for or reflect back (``safety_rules.DISCUSSION``); wording that endorses or invites
     harm (``safety_rules.ENDORSE``: "better off dead", "take all her pills") counts however it is
     framed; and the classifier, which learned from people's messages rather than replies, is not used.
+    With ``about_risk`` (the message disclosed risk, so the reply is bound to talk about it) only that
+    endorsing wording counts.
     """
     if not isinstance(text, str):
         raise WorkbenchError(f"screen_reply() needs a string, got {type(text).__name__}.", fix="pass the reply text")
     hits, _ = _rules(text)
-    voiced = [h.span() | {"category": h.category, "level": h.level} for h in hits if not _discusses(text, h)]
+    voiced = [h.span() | {"category": h.category, "level": h.level} for h in hits
+              if not about_risk and not _discusses(text, h)]
     voiced += [{"start": m.start(), "end": m.end(), "text": m.group(), "rule": "endorses harm", "category": category,
                 "level": "elevated"} for category, pattern in ENDORSE for m in pattern.finditer(text)]
     if not voiced:

@@ -278,7 +278,8 @@ TOPICAL = _p(
 # (``safety.screen_reply``), never on the messages people send.
 DISCUSSION = _p(
     r"\b(?:ask\w*|question\w*|assess\w*|screen\w*|enquir\w*|inquir\w*|explor\w*|check\w*|monitor\w*|review\w*|"
-    r"document\w*|whether)\b",
+    r"document\w*|whether|discuss\w*|conversations?|address\w*|rais\w*|broach\w*|approach\w*)\b",
+    r"\b(?:talk\w*|speak\w*) (?:about|through|with)\b", r"\bbring\w* (?:it |this |that )?up\b",
     r"\bif (?:you|he|she|they|things|there|it|this|that)\b",
     r"\b(?:risks?|indicators?|warning signs?|red flags?|ladder|escalating factors?|denied|denies)\b",
     r"\b(?:such as|including|for example|e\.g\.)",

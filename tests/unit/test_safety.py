@@ -192,6 +192,7 @@ def test_reply_guard_catches_replies_that_voice_or_invite_harm(reply):
 
 def test_agent_guard_replaces_harmful_drafts_and_keeps_escalation_first():
     from workbench.agent import REPLACED, guard_reply
+    from workbench.safety import screen_reply
 
     clinician = "My client has been very low since her father died. What should I cover next session?"
     good = "Ask about depression and about suicidal thoughts, including any wish to join her father."
@@ -203,3 +204,9 @@ def test_agent_guard_replaces_harmful_drafts_and_keeps_escalation_first():
     answer, _, decision = guard_reply(disclosure, "If you want to die, that is your choice.", risk)
     assert risk.risk and answer.endswith(REPLACED) and answer.startswith(escalation(risk))
     assert decision == "draft replaced; escalation resources placed first"
+
+    # a reply to a disclosure is bound to name the risk; only wording that endorses harm is replaced
+    echo = "Feeling that you don't want to be alive is heavy to carry alone."
+    assert screen_reply(echo).risk and not screen_reply(echo, about_risk=True).risk
+    answer, _, decision = guard_reply(disclosure, echo, risk)
+    assert answer.endswith(echo) and decision == "draft passed; escalation resources placed first"
