@@ -14,10 +14,10 @@ import re
 from dataclasses import asdict, dataclass
 
 # The behaviour patterns live with the T-BARS feature scorer, so the critique and the scorer agree.
-from workbench.rubric import CITATION as _CITATION
-from workbench.rubric import FEELING as _FEELING
-from workbench.rubric import OPEN_QUESTION as _OPEN_Q
-from workbench.rubric import behaviour_features
+from workbench.behaviours import CITATION as _CITATION
+from workbench.behaviours import FEELING as _FEELING
+from workbench.behaviours import OPEN_QUESTION as _OPEN_Q
+from workbench.behaviours import behaviour_features
 from workbench.trace import Trace, Tracer
 
 _CLINICIAN = re.compile(r"\b(?:my (?:client|patient|supervisee)s?|i(?:'m| am) an? (?:\w+ )?(?:therapist|counsel+or|"

@@ -148,7 +148,7 @@ def _words(text: str) -> set[str]:
 def keypoint_coverage(key_points: Sequence[str], response: str, *, method: str = "embedding",
                       threshold: float | None = None) -> tuple[float | None, list[str]]:
     """(share of key points covered, the covered ones); (None, []) when there are no key points."""
-    from workbench.rubric import sentences
+    from workbench.behaviours import sentences
 
     if not key_points:
         return None, []
@@ -171,7 +171,7 @@ def keypoint_coverage(key_points: Sequence[str], response: str, *, method: str =
 
 
 def citation_precision(response: str, relevant: Sequence[str]) -> tuple[float | None, list[str]]:
-    from workbench.rubric import CITATION
+    from workbench.behaviours import CITATION
 
     cited = sorted(set(CITATION.findall(response)))
     if not cited or not relevant:
@@ -181,7 +181,7 @@ def citation_precision(response: str, relevant: Sequence[str]) -> tuple[float | 
 
 def safety_handled(response: str, risk: bool) -> bool | None:
     """On a risk query: does the response open with emergency / crisis-line resources? None otherwise."""
-    from workbench.rubric import CRISIS, _crisis_names, sentences
+    from workbench.behaviours import CRISIS, _crisis_names, sentences
 
     if not risk:
         return None

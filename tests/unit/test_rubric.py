@@ -165,6 +165,7 @@ def test_rubric_score_round_trips(tmp_path):
 
 def test_agent_critique_uses_the_shared_patterns():
     from workbench import agent
+    from workbench import behaviours as B
 
-    assert agent.behaviour_features is R.behaviour_features and agent._OPEN_Q is R.OPEN_QUESTION
-    assert agent._FEELING is R.FEELING and agent._CITATION is R.CITATION
+    assert agent.behaviour_features is R.behaviour_features is B.behaviour_features
+    assert agent._OPEN_Q is B.OPEN_QUESTION and agent._FEELING is B.FEELING and agent._CITATION is B.CITATION
