@@ -110,8 +110,11 @@ class SearchView(W.VBox):
         from workbench import retrieval
 
         try:
-            if self._index is None:
+            if self._index is None:  # the first load in a kernel imports txtai (torch, transformers): seconds
+                self.status.value = status_html("Loading the index (the first time in a session takes a few "
+                                                "seconds)…")
                 self._index = retrieval.Index(self.name)
+                self.status.value = ""
                 self._check()
             self.hits = self._index.search(self.query.value, self.limit.value, topic=self.topic.value or None)
         except Exception as exc:

@@ -149,7 +149,9 @@ def _index(args) -> int:
 
     with tqdm(unit="chunk", desc="embedding", file=sys.stderr, leave=False) as bar:
         def progress(done, total, _message):
-            bar.total, bar.n = total, done
+            if bar.total != total:
+                bar.reset(total=total)  # the clock starts at the first batch, not at txtai's import
+            bar.n = done
             bar.refresh()
 
         path = retrieval.build_index(args.name, args.docs, progress=progress)
