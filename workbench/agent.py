@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-# The behaviour patterns live with the T-BARS feature scorer, so the critique and the scorer agree.
+# The behaviour patterns are the T-BARS feature scorer's (workbench.behaviours), so critique and scorer agree.
 from workbench.behaviours import CITATION as _CITATION
 from workbench.behaviours import FEELING as _FEELING
 from workbench.behaviours import OPEN_QUESTION as _OPEN_Q
@@ -198,7 +198,6 @@ class Agent:
                                                                               locale=cfg.locale)
             root.outputs["answer"] = answer
         return tracer.trace
-
 
 
 REPLACED = ("I can't give that kind of answer (a diagnosis, a medication dose, or content that could put someone "
