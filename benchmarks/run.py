@@ -137,6 +137,7 @@ def bench_retrieval() -> dict:
     chunks; query latency and recall@5 of the shipped queries' relevant cards; and the rebuild after one
     card is edited, which embeds only its chunks."""
     from dataclasses import asdict
+    from unittest.mock import patch  # patch.dict: a temporary environment variable, restored after
 
     from txtai import Embeddings
 
@@ -169,14 +170,10 @@ def bench_retrieval() -> dict:
         card = f"{tmp}/corpora/knowledge/mi-oars.md"
         with open(card, "a") as fh:  # new text every run, so the store cannot already hold it
             fh.write(f"\nA note added for the benchmark at {time.time_ns()}.\n")
-        old = os.environ.get("WORKBENCH_CORPORA")
-        os.environ["WORKBENCH_CORPORA"] = f"{tmp}/corpora"
-        try:
+        with patch.dict(os.environ, {"WORKBENCH_CORPORA": f"{tmp}/corpora"}):
             edit_s, _ = timed(lambda: retrieval.build_index("bench-edit"))
             embedded = retrieval.manifest("bench-edit")["embedded"]
-        finally:
-            os.environ.pop("WORKBENCH_CORPORA") if old is None else os.environ.update(WORKBENCH_CORPORA=old)
-            shutil.rmtree(retrieval.index_dir("bench-edit"), ignore_errors=True)
+        shutil.rmtree(retrieval.index_dir("bench-edit"), ignore_errors=True)
     return out | {"index_rebuild_after_edit_s": round(edit_s, 2), "index_rebuild_after_edit_embedded": embedded,
                   "index_rebuild_speedup_vs_default": round(default_s / edit_s, 1)}
 

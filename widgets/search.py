@@ -88,13 +88,9 @@ class SearchView(W.VBox):
         from workbench import retrieval
 
         with running(self.status, self.build, self.stop):
-            folder = self.docs.value.strip()
-            if not folder:  # a rebuild keeps the folder the index was built with
-                try:
-                    folder = (retrieval.manifest(self.name).get("folders") or [""])[0]
-                except Exception:
-                    folder = ""
-            path = retrieval.build_index(self.name, folder or None, progress=job.progress, cancel=job.cancelled)
+            folder = self.docs.value.strip()  # none given: keep the folders the index already holds
+            path = (retrieval.build_index(self.name, folder, progress=job.progress, cancel=job.cancelled) if folder
+                    else retrieval.rebuild(self.name, job.progress, cancel=job.cancelled))
             if path is None:
                 self.status.value = status_html("Stopped. The index is as it was; the chunks embedded so far are "
                                                 "kept, so the next build goes on from there.", "warn")

@@ -104,7 +104,7 @@ class Agent:
             except Exception:
                 m = None
             if m is None or m.get("embedding") not in retrieval.VARIANTS:  # missing, or an older embedder's
-                retrieval.build_index(self.config.index, ((m or {}).get("folders") or [None])[0])
+                retrieval.build_index(self.config.index, (m or {}).get("folders") or [])
             self._index = retrieval.Index(self.config.index)
         best: dict = {}  # the best chunk of each card, so k hits are k different cards
         for h in self._index.search(query, self.config.k * 4):

@@ -171,3 +171,17 @@ def test_inline_bm25_ranks_exactly_as_txtai_bm25(corpus):
     for q in load_queries():
         a, b = ours.scoring.batchsearch([q.text], 10)[0], theirs.scoring.batchsearch([q.text], 10)[0]
         assert a and [(i, round(s, 6)) for i, s in a] == [(i, round(s, 6)) for i, s in b]
+
+
+def test_rebuild_keeps_every_document_folder(tmp_path, monkeypatch):
+    _own_corpora(tmp_path, monkeypatch)
+    a, b = tmp_path / "a", tmp_path / "b"
+    a.mkdir(), b.mkdir()
+    (a / "hours.md").write_text("## Opening hours\nThe Quillfield clinic opens at seven on Saturdays.\n")
+    (b / "parking.md").write_text("## Parking\nVisitors to Marrowgate park behind the pharmacy.\n")
+    R.build_index(docs=a)
+    R.Index().upsert(b)
+    R.rebuild()
+    assert R.manifest()["folders"] == [str(a), str(b)] and R.stale_inputs() == []
+    assert R.Index().search("Quillfield Saturday opening", 1)[0].card == "hours"
+    assert R.Index().search("Marrowgate parking", 1)[0].card == "parking"

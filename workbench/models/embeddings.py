@@ -167,9 +167,12 @@ def embed(texts: list[str], batch_size: int = 32, variant: str = "fp32", max_tok
     texts = list(texts)
     out = np.zeros((len(texts), DIM), dtype=np.float32)
     keys = [VectorStore.key(t) for t in texts] if store is not None else []
-    todo = [i for i in range(len(texts)) if store is None or keys[i] not in store.vectors]
-    for i in sorted(set(range(len(texts))) - set(todo)):
-        out[i] = store.vectors[keys[i]]
+    todo: list[int] = []
+    for i in range(len(texts)):
+        if store is not None and keys[i] in store.vectors:
+            out[i] = store.vectors[keys[i]]
+        else:
+            todo.append(i)
     pending: list[int] = []
 
     def keep():
