@@ -55,21 +55,23 @@ def bench_load() -> dict:
                 os.environ.pop("WORKBENCH_CACHE")
             else:
                 os.environ["WORKBENCH_CACHE"] = old
-    return {"load_cold_s": round(cold, 1), "load_cached_s": round(warm, 2), "load_speedup_cached": round(cold / warm, 1)}
+    return {"load_cold_s": round(cold, 1), "load_cached_s": round(warm, 2),
+            "load_speedup_cached": round(cold / warm, 1)}
 
 
 def bench_decode() -> dict:
     """Greedy decoding, 128 new tokens, same prompt: torch eager and every ONNX variant, side by side;
     the speedup counts only variants that pass their parity limits."""
-    from workbench.export import VARIANTS, export_and_compare
+    from workbench.models.onnx_export import VARIANTS
+    from workbench.parity import export_and_compare
 
     r = export_and_compare("smollm2-135m-instruct", VARIANTS, max_new_tokens=128)
     torch_s, *onnx = r["speed"]
     out = {"decode_tok_s_torch": round(torch_s["decode_tok_s"], 1), "decode_tokens": torch_s["decode_tokens"]}
-    for p, s in zip(r["parity"], onnx):
+    for p, s in zip(r["parity"], onnx, strict=True):
         out[f"decode_tok_s_{p['variant']}"] = round(s["decode_tok_s"], 1)
         out[f"parity_passed_{p['variant']}"] = p["passed"]
-    faithful = [(s["decode_tok_s"], p) for p, s in zip(r["parity"], onnx) if p["passed"]]
+    faithful = [(s["decode_tok_s"], p) for p, s in zip(r["parity"], onnx, strict=True) if p["passed"]]
     if faithful:
         best, p = max(faithful, key=lambda x: x[0])
         out |= {"decode_best_variant": p["variant"], "decode_speedup": round(best / torch_s["decode_tok_s"], 2),
@@ -87,7 +89,7 @@ def bench_score_options() -> dict:
     q = [{"role": "user", "content": "How accurately does 'I make plans and stick to them' describe you?"}]
     batched, a = timed(lambda: gen.score_options(q, options), repeat=3)
     single, b = timed(lambda: [gen.score_options(q, [o])[0] for o in options], repeat=3)
-    assert max(abs(x - y) for x, y in zip(a, b)) < 1e-3, "batched and single scores disagree"
+    assert max(abs(x - y) for x, y in zip(a, b, strict=True)) < 1e-3, "batched and single scores disagree"
     return {"score_options_shared_s": round(batched, 3), "score_options_per_option_s": round(single, 3),
             "score_options_shared_prefix_speedup": round(single / batched, 2)}
 
@@ -96,11 +98,11 @@ def bench_profile() -> dict:
     """120 items x 8 variants under the co-therapist persona (the goal), the Big Five on ONNX; and, on 24 item-variants,
     likelihood scoring against PsychoBench-style generate-and-parse (greedy answer, first valid option)."""
     import re
-
-    from workbench.corpora import load_inventory, load_prompts
-    from workbench.models import get_generator
     from dataclasses import replace
 
+    from workbench.corpora import load_prompts
+    from workbench.inventories import load_inventory
+    from workbench.models import get_generator
     from workbench.psychometrics import administer, item_prompt, profile, score, variants
 
     gen = get_generator("smollm2-135m-instruct")
@@ -117,10 +119,10 @@ def bench_profile() -> dict:
     for v in variants(2):  # one digits and one words variant
         prompts = [item_prompt(i, inv, v) for i in items]
         convs = [[system, {"role": "user", "content": text}] for text, _, _ in prompts]
-        t, _ = timed(lambda: gen.score_many(convs, prompts[0][1]))
+        t, _ = timed(lambda convs=convs, prompts=prompts: gen.score_many(convs, prompts[0][1]))
         lik_s += t
         t0 = time.perf_counter()
-        for conv, (_, options, _) in zip(convs, prompts):
+        for conv, (_, options, _) in zip(convs, prompts, strict=True):
             answer = gen.chat(conv, max_new_tokens=16).text
             parsed += any(re.search(rf"(?<!\w){re.escape(o)}(?!\w)", answer, re.I) for o in options)
         gen_s += time.perf_counter() - t0
@@ -151,11 +153,11 @@ def bench_retrieval() -> dict:
     default_s, _ = timed(lambda: Embeddings({"path": str(minilm_path()), "content": True}).index(chunks), 3)
     out, queries = {"index_chunks": len(chunks)}, load_queries()
     for variant in ("int8", "fp32"):
-        ours_s, _ = timed(lambda: retrieval.build_index(f"bench-{variant}", embedding=variant, reuse=False), 3)
+        ours_s, _ = timed(lambda v=variant: retrieval.build_index(f"bench-{v}", embedding=v, reuse=False), 3)
         index = retrieval.Index(f"bench-{variant}")
         latencies, found = [], 0
         for q in queries:
-            t, hits = timed(lambda: index.search(q.text, 5))
+            t, hits = timed(lambda index=index, q=q: index.search(q.text, 5))
             latencies.append(t * 1000)
             found += bool({h.card for h in hits} & set(q.relevant_cards))
         latencies.sort()

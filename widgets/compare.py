@@ -8,14 +8,14 @@ its T-BARS scores with evidence, and its trace in a :class:`~widgets.traces.Trac
 from __future__ import annotations
 
 import html
-import time
 from pathlib import Path
 
 import ipywidgets as W
 
-from widgets.common import button, error_text, running, status_html
-from workbench import paths
+from widgets.common import JobPanel, JobView, button, error_text, model_picker, with_class
 from workbench.jobs import Job
+
+__all__ = ["CompareView"]
 
 
 def _fmt(v) -> str:
@@ -26,7 +26,7 @@ def _fmt(v) -> str:
     return f"{v:.3g}" if isinstance(v, float) else html.escape(str(v))
 
 
-class CompareView(W.VBox):
+class CompareView(JobView, W.VBox):
     """``CompareView(queries=None, configs=("base", "cotherapist"), model=None, limit=None)``.
 
     ``queries``: a JSONL path, a list of queries (``corpora.Query`` or dicts), or None for the shipped
@@ -37,66 +37,48 @@ class CompareView(W.VBox):
                  limit: int | None = None, *, max_new_tokens: int = 200, train_missing: bool = False,
                  out: str | Path | None = None):
         from workbench.evaluate import CONFIGS
-        from workbench.models import list_models
 
-        names = [s.name for s in list_models()]
-        model = model or paths.default_model()
-        names += [] if model in names else [model]
-        self.model = W.Dropdown(options=names, value=model, description="Model")
+        self.model = model_picker(model)
         self._query_list = None if queries is None or isinstance(queries, (str, Path)) else list(queries)
-        self.queries = W.Text(value=str(queries) if isinstance(queries, (str, Path)) else "",
-                              placeholder=(f"{len(self._query_list)} queries given in Python" if self._query_list
-                                           else "shipped set (corpora/queries)"),
-                              description="Queries", layout=W.Layout(width="60%"))
-        self.queries.add_class("wb-compare-queries")
-        self.limit = W.BoundedIntText(value=limit or 0, min=0, max=100000, description="Limit (0 = all)",
-                                      style={"description_width": "initial"}, layout=W.Layout(width="180px"))
-        self.limit.add_class("wb-compare-limit")
+        self.queries = with_class(W.Text(
+            value=str(queries) if isinstance(queries, (str, Path)) else "",
+            placeholder=(f"{len(self._query_list)} queries given in Python" if self._query_list
+                         else "shipped set (corpora/queries)"),
+            description="Queries", layout=W.Layout(width="60%")), "wb-compare-queries")
+        self.limit = with_class(W.BoundedIntText(value=limit or 0, min=0, max=100000, description="Limit (0 = all)",
+                                                 style={"description_width": "initial"},
+                                                 layout=W.Layout(width="180px")), "wb-compare-limit")
         self.tokens = W.BoundedIntText(value=max_new_tokens, min=1, max=4096, description="Max tokens",
                                        layout=W.Layout(width="180px"))
         self.train_missing = W.Checkbox(value=train_missing, description="train the adapter if missing")
-        self.checks = {c: W.Checkbox(value=c in configs, description=c, indent=False,
-                                     layout=W.Layout(width="120px")) for c in CONFIGS}
-        for c, box in self.checks.items():
-            box.add_class(f"wb-compare-config-{c}")
+        self.checks = {c: with_class(W.Checkbox(value=c in configs, description=c, indent=False,
+                                                layout=W.Layout(width="120px")), f"wb-compare-config-{c}")
+                       for c in CONFIGS}
         self.out = out
         self.run = button("Run comparison", "primary", "wb-compare-run", icon="play")
-        self.stop = button("Stop", "warning", "wb-compare-stop", icon="stop", disabled=True)
-        self.bar = W.IntProgress(value=0, min=0, max=1, description="Answered")
-        self.bar.add_class("wb-compare-progress")
-        self.status = W.HTML()
-        self.status.add_class("wb-compare-status")
-        self.saved_path = W.Text(placeholder="exports/evaluations/…", description="Saved run",
-                                 layout=W.Layout(width="60%"))
-        self.saved_path.add_class("wb-compare-saved-path")
+        self.panel = JobPanel(self.run, "wb-compare", bar="Answered",
+                              progress="{done}/{total} answers generated and scored{eta}")
+        self.saved_path = with_class(W.Text(placeholder="exports/evaluations/…", description="Saved run",
+                                            layout=W.Layout(width="60%")), "wb-compare-saved-path")
         self.open_btn = button("Open saved run", "", "wb-compare-open", icon="folder-open")
-        self.table = W.HTML()
-        self.table.add_class("wb-compare-table")
-        self.chart = W.VBox()
-        self.chart.add_class("wb-compare-chart")
-        self.pick = W.Dropdown(description="Answer", layout=W.Layout(width="90%"))
-        self.pick.add_class("wb-compare-pick")
-        self.response = W.HTML()
-        self.response.add_class("wb-compare-response")
-        self.scores = W.HTML()
-        self.scores.add_class("wb-compare-scores")
+        self.table = with_class(W.HTML(), "wb-compare-table")
+        self.chart = with_class(W.VBox(), "wb-compare-chart")
+        self.pick = with_class(W.Dropdown(description="Answer", layout=W.Layout(width="90%")), "wb-compare-pick")
+        self.response = with_class(W.HTML(), "wb-compare-response")
+        self.scores = with_class(W.HTML(), "wb-compare-scores")
         self.trace_btn = button("Open trace", "info", "wb-compare-open-trace", icon="sitemap", disabled=True)
-        self.trace_box = W.VBox()
-        self.trace_box.add_class("wb-compare-trace")
-        self.job: Job | None = None
+        self.trace_box = with_class(W.VBox(), "wb-compare-trace")
         self.result = None  # the EvalRun shown
         self.trace_view = None
         self._traces: dict[str, object] | None = None
-        self._eta_from: tuple[float, int] | None = None
         self.run.on_click(lambda _: self.start())
-        self.stop.on_click(lambda _: self.job and self.job.cancel())
         self.open_btn.on_click(lambda _: self.open_run())
         self.pick.observe(lambda _: self._show_row(), names="value")
         self.trace_btn.on_click(lambda _: self.open_trace())
         super().__init__([
             W.HBox([self.model, self.tokens, self.limit]), self.queries,
             W.HBox([W.Label("Configurations:")] + list(self.checks.values())), self.train_missing,
-            W.HBox([self.run, self.stop, self.bar]), self.status,
+            W.HBox(self.panel.controls), self.status,
             W.HBox([self.saved_path, self.open_btn]),
             self.table, self.chart,
             self.pick, self.response, self.scores, self.trace_btn, self.trace_box])
@@ -114,46 +96,23 @@ class CompareView(W.VBox):
         return new_run_dir()
 
     def start(self) -> Job:
-        if self.job is not None and self.job.running:
-            return self.job
-        self.run.disabled, self.stop.disabled = True, False
-        self.bar.value = 0
-        self._eta_from = None
-        self.status.value = status_html(f"Loading {self.model.value}…")
-        self.job = Job(self._work, name="compare").on_progress(self._on_progress).start()
-        return self.job
-
-    def _on_progress(self, job: Job) -> None:
-        self.bar.max, self.bar.value = max(job.total, 1), job.done
-        if not job.running or not job.total:
-            return
-        now = time.monotonic()
-        if self._eta_from is None:  # measured from the first report: model loading and resumed items don't count
-            self._eta_from = (now, job.done)
-        t0, d0 = self._eta_from
-        eta = ""
-        if job.done > d0:
-            eta = f", about {(now - t0) / (job.done - d0) * (job.total - job.done):.0f} s left"
-        self.status.value = status_html(f"{job.done}/{job.total} answers generated and scored{eta}")
+        return self.panel.run(self._work, "compare", f"Loading {self.model.value}…")
 
     def _work(self, job: Job):
         from workbench.evaluate import evaluate
 
-        with running(self.status, self.run, self.stop):
-            queries = self.queries.value.strip() or self._query_list
-            r = evaluate(queries, self.configs, model=self.model.value, out=self._out_dir(),
-                         progress=lambda d, t: job.progress(d, t), cancel=job.cancelled,
-                         train_missing=self.train_missing.value, max_new_tokens=self.tokens.value,
-                         limit=self.limit.value or None)
-            self.show(r)
-            if r.status == "cancelled":
-                self.status.value = status_html(
-                    f"Stopped after {r.done}/{r.total}; the partial run is saved in {r.out_dir} "
-                    "(run evaluate with the same folder to resume).", "warn")
-            else:
-                self.status.value = status_html(f"Done: {r.done}/{r.total} in {r.wall_s:.0f} s. Saved {r.out_dir}",
-                                                "ok")
-            return r
+        queries = self.queries.value.strip() or self._query_list
+        r = evaluate(queries, self.configs, model=self.model.value, out=self._out_dir(),
+                     progress=lambda d, t: job.progress(d, t), cancel=job.cancelled,
+                     train_missing=self.train_missing.value, max_new_tokens=self.tokens.value,
+                     limit=self.limit.value or None)
+        self.show(r)
+        if r.status == "cancelled":
+            self.panel.say(f"Stopped after {r.done}/{r.total}; the partial run is saved in {r.out_dir} "
+                           "(run evaluate with the same folder to resume).", "warn")
+        else:
+            self.panel.say(f"Done: {r.done}/{r.total} in {r.wall_s:.0f} s. Saved {r.out_dir}", "ok")
+        return r
 
     def open_run(self, path: str | Path | None = None):
         """Show a saved run folder (results.jsonl, summary.json, traces.jsonl) without generating anything."""
@@ -171,17 +130,18 @@ class CompareView(W.VBox):
                 raise WorkbenchError(f"{path} has results but no summary.json.", where=str(path),
                                      fix="rescore it: workbench.evaluate.rescore(folder)")
         except (WorkbenchError, OSError, ValueError) as exc:
-            self.status.value = status_html(error_text(exc), "error")
+            self.panel.say(error_text(exc), "error")
             return None
         self.show(r)
-        self.status.value = status_html(f"Opened {path}: {len(r.rows)} answers ({r.status}).", "ok")
+        self.panel.say(f"Opened {path}: {len(r.rows)} answers ({r.status}).", "ok")
         return r
 
     # ---- showing ----
     def show(self, r) -> None:
         import plotly.graph_objects as go
 
-        from workbench.evaluate import dimension_bars, summary_frame
+        from workbench.report import dimension_bars
+        from workbench.results import summary_frame
 
         self.result, self._traces, self.trace_view = r, None, None
         self.trace_box.children = []
@@ -190,13 +150,13 @@ class CompareView(W.VBox):
                                           classes="wb-compare-summary", border=0)
                             if not frame.empty else "<i>No answers yet.</i>")
         self.chart.children = [go.FigureWidget(dimension_bars(r.summary))]
-        self.pick.options = [(f"{x['query_id']} · {x['config']} · T-BARS {_fmt(x.get('tbars_mean'))}"
-                              + (" · risk" if x.get("risk") else ""), i) for i, x in enumerate(r.rows)]
+        self.pick.options = [(f"{x.query_id} · {x.config} · T-BARS {_fmt(x.tbars_mean)}"
+                              + (" · risk" if x.risk else ""), i) for i, x in enumerate(r.rows)]
         self.pick.value = 0 if r.rows else None
         self._show_row()
 
     @property
-    def row(self) -> dict | None:
+    def row(self):
         if self.result is None or self.pick.value is None:
             return None
         return self.result.rows[self.pick.value]
@@ -208,25 +168,25 @@ class CompareView(W.VBox):
             self.response.value = self.scores.value = ""
             return
         self.response.value = (
-            f"<div style='color:#52606d'><b>{html.escape(x['query_id'])}</b> · {html.escape(x['config'])} "
-            f"({html.escape(str(x.get('model')))}): {html.escape(x.get('query', ''))}</div>"
+            f"<div style='color:#52606d'><b>{html.escape(x.query_id)}</b> · {html.escape(x.config)} "
+            f"({html.escape(str(x.model))}): {html.escape(x.query)}</div>"
             f"<div style='white-space:pre-wrap;border-left:4px solid #2680c2;padding:4px 10px'>"
-            f"{html.escape(x.get('response', ''))}</div>")
-        evidence = x.get("evidence") or {}
+            f"{html.escape(x.response)}</div>")
+        evidence = x.evidence
         dims = "".join(
             f"<tr><td>{html.escape(d)}</td><td>{_fmt(v)}</td>"
             f"<td>{'<br>'.join(html.escape(e) for e in evidence.get(d, [])) or '<i>none</i>'}</td></tr>"
-            for d, v in (x.get("tbars") or {}).items())
-        extra = {"T-BARS mean": x.get("tbars_mean"), "key points covered": x.get("keypoint_coverage"),
-                 "citation precision": x.get("citation_precision"), "safety handled": x.get("safety_handled"),
-                 "latency ms": x.get("latency_ms"), "tokens/s": x.get("tokens_per_s")}
-        hit = x.get("keypoints_hit") or []
+            for d, v in x.tbars.items())
+        extra = {"T-BARS mean": x.tbars_mean, "key points covered": x.keypoint_coverage,
+                 "citation precision": x.citation_precision, "safety handled": x.safety_handled,
+                 "latency ms": x.latency_ms, "tokens/s": x.tokens_per_s}
+        hit = x.keypoints_hit
         self.scores.value = (
             "<table class='wb-compare-dims'><tr><th>dimension</th><th>level</th><th>evidence</th></tr>"
             f"{dims}</table><div>" + " · ".join(f"{k}: {_fmt(v)}" for k, v in extra.items()) + "</div>"
             + (f"<div>key points hit: {html.escape('; '.join(hit))}</div>" if hit else "")
-            + (f"<div>citations: {html.escape(', '.join(x.get('citations') or []))}</div>"
-               if x.get("citations") else ""))
+            + (f"<div>citations: {html.escape(', '.join(x.citations))}</div>"
+               if x.citations else ""))
 
     def open_trace(self):
         """Open the chosen answer's trace (from the run's traces.jsonl) in a TraceView below."""
@@ -241,12 +201,12 @@ class CompareView(W.VBox):
             if self._traces is None:
                 path = Path(self.result.out_dir) / "traces.jsonl"
                 self._traces = {t.trace_id: t for t in Trace.load_all(path)} if path.is_file() else {}
-            trace = self._traces.get(x.get("trace_id"))
+            trace = self._traces.get(x.trace_id)
             if trace is None:
-                raise LookupError(f"trace {x.get('trace_id')} is not in {self.result.out_dir}/traces.jsonl")
+                raise LookupError(f"trace {x.trace_id} is not in {self.result.out_dir}/traces.jsonl")
             self.trace_view = TraceView(trace)
         except (WorkbenchError, OSError, LookupError) as exc:
-            self.status.value = status_html(error_text(exc), "error")
+            self.panel.say(error_text(exc), "error")
             return None
         self.trace_box.children = [self.trace_view]
         return self.trace_view

@@ -6,9 +6,10 @@ import html
 
 import ipywidgets as W
 
-from widgets.common import button, running, status_html
-from workbench import paths
+from widgets.common import JobPanel, JobView, button, error_text, model_picker, status_html
 from workbench.jobs import Job
+
+__all__ = ["FinetuneView", "loss_mask_html"]
 
 
 def loss_mask_html(tokenizer, example, limit: int = 600) -> str:
@@ -16,7 +17,7 @@ def loss_mask_html(tokenizer, example, limit: int = 600) -> str:
     from workbench.finetune import IGNORE
 
     chips = []
-    for t, lab in list(zip(example.input_ids, example.labels))[:limit]:
+    for t, lab in list(zip(example.input_ids, example.labels, strict=True))[:limit]:
         text = html.escape(tokenizer.decode([t])).replace("\n", "↵<br>")
         style = "background:#c6f7e2" if lab != IGNORE else "color:#829ab1"
         chips.append(f'<span class="{"wb-loss" if lab != IGNORE else "wb-ctx"}" style="{style}">{text}</span>')
@@ -25,18 +26,14 @@ def loss_mask_html(tokenizer, example, limit: int = 600) -> str:
             + "".join(chips) + more + "</div>")
 
 
-class FinetuneView(W.VBox):
+class FinetuneView(JobView, W.VBox):
     def __init__(self, model: str | None = None, name: str = "cotherapist", data: str = "", **overrides):
         from workbench.finetune import TrainConfig
-        from workbench.models import list_models
 
         defaults = TrainConfig()
         for k, v in overrides.items():
             setattr(defaults, k, v)
-        names = [s.name for s in list_models()]
-        model = model or paths.default_model()
-        names += [] if model in names else [model]
-        self.model = W.Dropdown(options=names, value=model, description="Base model")
+        self.model = model_picker(model, "Base model")
         self.name = W.Text(value=name, description="Adapter")
         self.data = W.Text(value=data, placeholder="(shipped dialogues) or a file/folder path", description="Data")
         self.steps = W.IntText(value=defaults.steps, description="Steps", tooltip="0 = one pass over the data")
@@ -52,24 +49,19 @@ class FinetuneView(W.VBox):
         self.preview = W.HTML()
         self.preview_button = button("Preview data", "", "wb-ft-preview", icon="eye")
         self.start_button = button("Start", "primary", "wb-ft-start", icon="play")
-        self.stop = button("Stop", "warning", "wb-ft-stop", icon="stop", disabled=True)
-        self.bar = W.IntProgress(value=0, min=0, max=1, description="Steps")
-        self.status = W.HTML()
-        self.status.add_class("wb-ft-status")
+        self.panel = JobPanel(self.start_button, "wb-ft", bar="Steps", progress="step {done}/{total} · {message}{eta}")
         self.card = W.HTML()
         self.curve = self._figure()
-        self.job: Job | None = None
         self.result = None
         self._examples = None
         self.preview_button.on_click(lambda _: self.show_preview())
         self.preview_index.observe(lambda _: self._show_example(), names="value")
         self.start_button.on_click(lambda _: self.start())
-        self.stop.on_click(lambda _: self.job and self.job.cancel())
         form = W.VBox([W.HBox([self.model, self.name]), self.data,
                        W.HBox([self.steps, self.lr]), W.HBox([self.rank, self.layers]),
                        W.HBox([self.batch, self.eval_every, self.save_every]), self.resume])
         super().__init__([form, W.HBox([self.preview_button, self.preview_index]), self.preview,
-                          W.HBox([self.start_button, self.stop, self.bar]), self.status, self.curve, self.card])
+                          W.HBox(self.panel.controls), self.status, self.curve, self.card])
 
     @staticmethod
     def _figure():
@@ -92,7 +84,6 @@ class FinetuneView(W.VBox):
 
     # ---- preview -------------------------------------------------------------------------------
     def show_preview(self) -> None:
-        from widgets.common import error_text
         from workbench.finetune import load_examples
         from workbench.models import registry
 
@@ -117,22 +108,12 @@ class FinetuneView(W.VBox):
 
     # ---- training ------------------------------------------------------------------------------
     def start(self) -> Job:
-        if self.job is not None and self.job.running:
-            return self.job
-        with self.curve.batch_update():
-            for trace in self.curve.data:
-                trace.x, trace.y = [], []
-        self.card.value = ""
-        self.status.value = status_html(f"Loading {self.model.value}…")
-        self.start_button.disabled, self.stop.disabled = True, False
-        self.job = Job(self._work, name="finetune").on_progress(self._on_progress).start()
-        return self.job
-
-    def _on_progress(self, job: Job) -> None:
-        self.bar.max, self.bar.value = max(job.total, 1), job.done
-        if job.running and job.total:
-            eta = f", about {job.eta_s:.0f} s left" if job.eta_s is not None else ""
-            self.status.value = status_html(f"step {job.done}/{job.total} · {job.message}{eta}")
+        if not self.panel.busy:
+            with self.curve.batch_update():
+                for trace in self.curve.data:
+                    trace.x, trace.y = [], []
+            self.card.value = ""
+        return self.panel.run(self._work, "finetune", f"Loading {self.model.value}…")
 
     def _plot(self, rec: dict) -> None:
         train, held = self.curve.data
@@ -148,23 +129,21 @@ class FinetuneView(W.VBox):
             self._plot(rec)
             job.progress(step, steps, f"loss {rec['train_loss']:.3f} · {rec['tok_s']:.0f} tok/s")
 
-        with running(self.status, self.start_button, self.stop):
-            r = train(self.config(), resume=self.resume.value, progress=progress, cancel=job.cancelled)
-            self.result = r
-            if r.status == "cancelled":
-                self.status.value = status_html(
-                    f"Stopped at step {r.step}/{r.steps}; checkpoint kept. Tick 'Resume' and Start to continue.",
-                    "warn")
-                return r
-            self.status.value = status_html(f"Done. Adapter saved in {r.adapter_dir}", "ok")
-            ev = f"{r.eval_loss:.3f}" if r.eval_loss is not None else "—"
-            self.card.value = (
-                "<table class='wb-ft-card'>"
-                f"<tr><th>adapter</th><td>{html.escape(r.name)}</td></tr>"
-                f"<tr><th>steps</th><td>{r.step}</td></tr>"
-                f"<tr><th>train loss (last 10)</th><td>{r.train_loss:.3f}</td></tr>"
-                f"<tr><th>eval loss</th><td>{ev}</td></tr>"
-                f"<tr><th>speed</th><td>{r.train_tok_s:.0f} tokens/s</td></tr>"
-                f"<tr><th>wall time</th><td>{r.wall_s:.0f} s</td></tr>"
-                f"<tr><th>saved in</th><td>{html.escape(r.adapter_dir)}</td></tr></table>")
+        r = train(self.config(), resume=self.resume.value, progress=progress, cancel=job.cancelled)
+        self.result = r
+        if r.status == "cancelled":
+            self.panel.say(f"Stopped at step {r.step}/{r.steps}; checkpoint kept. Tick 'Resume' and Start to continue.",
+                           "warn")
             return r
+        self.panel.say(f"Done. Adapter saved in {r.adapter_dir}", "ok")
+        ev = f"{r.eval_loss:.3f}" if r.eval_loss is not None else "—"
+        self.card.value = (
+            "<table class='wb-ft-card'>"
+            f"<tr><th>adapter</th><td>{html.escape(r.name)}</td></tr>"
+            f"<tr><th>steps</th><td>{r.step}</td></tr>"
+            f"<tr><th>train loss (last 10)</th><td>{r.train_loss:.3f}</td></tr>"
+            f"<tr><th>eval loss</th><td>{ev}</td></tr>"
+            f"<tr><th>speed</th><td>{r.train_tok_s:.0f} tokens/s</td></tr>"
+            f"<tr><th>wall time</th><td>{r.wall_s:.0f} s</td></tr>"
+            f"<tr><th>saved in</th><td>{html.escape(r.adapter_dir)}</td></tr></table>")
+        return r

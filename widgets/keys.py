@@ -9,10 +9,12 @@ JupyterLab's own single-key commands (``a``, ``b``, ``1``… in command mode) do
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 import anywidget
 import traitlets
+
+__all__ = ["KeyListener"]
 
 _ESM = """
 function render({ model, el }) {

@@ -6,21 +6,19 @@ import html
 
 import ipywidgets as W
 
-from widgets.common import button, running, status_html
-from workbench import paths
+from widgets.common import JobPanel, JobView, button, model_picker
 from workbench.jobs import Job
 
+__all__ = ["ProfileView"]
 
-class ProfileView(W.VBox):
+
+class ProfileView(JobView, W.VBox):
     def __init__(self, model: str | None = None, inventory: str = "bigfive", persona: str | None = "cotherapist",
                  n_variants: int = 8):
-        from workbench.corpora import load_inventories, load_prompts, load_reference_profiles
-        from workbench.models import list_models
+        from workbench.corpora import load_prompts, load_reference_profiles
+        from workbench.inventories import load_inventories
 
-        names = [s.name for s in list_models()]
-        model = model or paths.default_model()
-        names += [] if model in names else [model]
-        self.model = W.Dropdown(options=names, value=model, description="Model")
+        self.model = model_picker(model)
         self.persona = W.Dropdown(options=[("(none)", "")] + [(p, p) for p in load_prompts()],
                                   value=persona or "", description="Persona")
         self.inventory = W.Dropdown(options=list(load_inventories()), value=inventory, description="Inventory")
@@ -30,21 +28,16 @@ class ProfileView(W.VBox):
         self._fill_references()
         self.variants = W.IntSlider(value=n_variants, min=4, max=16, step=4, description="Variants")
         self.run = button("Run profile", "primary", "wb-profile-run", icon="play")
-        self.stop = button("Stop", "warning", "wb-profile-stop", icon="stop", disabled=True)
-        self.bar = W.IntProgress(value=0, min=0, max=1, description="Scored")
-        self.status = W.HTML()
-        self.status.add_class("wb-profile-status")
+        self.panel = JobPanel(self.run, "wb-profile", bar="Scored", progress="{done}/{total} item-variants scored{eta}")
         self.table = W.HTML()
         self.plots = W.VBox()
-        self.job: Job | None = None
         self.profile = None
         self.runs: list = []  # every finished profile, so runs of one inventory overlay and compare
         self.saved = None
         self.run.on_click(lambda _: self.start())
-        self.stop.on_click(lambda _: self.job and self.job.cancel())
         super().__init__([W.HBox([self.model, self.persona]), W.HBox([self.inventory, self.reference]),
                           self.variants,
-                          W.HBox([self.run, self.stop, self.bar]), self.status, self.table, self.plots])
+                          W.HBox(self.panel.controls), self.status, self.table, self.plots])
 
     def _fill_references(self) -> None:
         names = [n for n, r in self.references.items() if r.get("inventory") == self.inventory.value]
@@ -52,35 +45,22 @@ class ProfileView(W.VBox):
         self.reference.value = names[0] if names else ""
 
     def start(self) -> Job:
-        if self.job is not None and self.job.running:
-            return self.job
-        self.run.disabled, self.stop.disabled = True, False
-        self.status.value = status_html(f"Loading {self.model.value}…")
-        self.job = Job(self._work, name="profile").on_progress(self._on_progress).start()
-        return self.job
-
-    def _on_progress(self, job: Job) -> None:
-        self.bar.max, self.bar.value = max(job.total, 1), job.done
-        if job.running and job.total:
-            eta = f", about {job.eta_s:.0f} s left" if job.eta_s is not None else ""
-            self.status.value = status_html(f"{job.done}/{job.total} item-variants scored{eta}")
+        return self.panel.run(self._work, "profile", f"Loading {self.model.value}…")
 
     def _work(self, job: Job):
         from workbench.psychometrics import profile, save_profile
 
-        with running(self.status, self.run, self.stop):
-            p = profile(self.model.value, self.inventory.value, persona=self.persona.value or None,
-                        n_variants=self.variants.value, progress=lambda d, t: job.progress(d, t),
-                        cancel=job.cancelled)
-            if job.cancelled.is_set():
-                self.status.value = status_html("Stopped; nothing saved.", "warn")
-                return None
-            self.profile = p
-            self.runs.append(p)
-            self.saved = save_profile(p)
-            self._show(p)
-            self.status.value = status_html(f"Done. Saved {self.saved}", "ok")
-            return p
+        p = profile(self.model.value, self.inventory.value, persona=self.persona.value or None,
+                    n_variants=self.variants.value, progress=lambda d, t: job.progress(d, t), cancel=job.cancelled)
+        if job.cancelled.is_set():
+            self.panel.say("Stopped; nothing saved.", "warn")
+            return None
+        self.profile = p
+        self.runs.append(p)
+        self.saved = save_profile(p)
+        self._show(p)
+        self.panel.say(f"Done. Saved {self.saved}", "ok")
+        return p
 
     def _show(self, p) -> None:
         import plotly.graph_objects as go

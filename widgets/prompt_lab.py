@@ -6,9 +6,10 @@ import html
 
 import ipywidgets as W
 
-from widgets.common import button, error_text, running, status_html
-from workbench import paths
+from widgets.common import JobPanel, JobView, button, error_text, model_picker, status_html, with_class
 from workbench.jobs import Job
+
+__all__ = ["MAX_VARIANTS", "PromptLabView"]
 
 MAX_VARIANTS = 4
 
@@ -21,26 +22,21 @@ class _Column(W.VBox):
                                  value=preset if preset in prompts else "", description="Start from",
                                  layout=W.Layout(width="100%"))
         self.name = W.Text(value=preset or "variant", description="Name", layout=W.Layout(width="100%"))
-        self.text = W.Textarea(value=prompts[preset].text if preset in prompts else "",
-                               layout=W.Layout(width="100%", height="180px"))
-        self.text.add_class("wb-lab-variant")
+        self.text = with_class(W.Textarea(value=prompts[preset].text if preset in prompts else "",
+                                          layout=W.Layout(width="100%", height="180px")), "wb-lab-variant")
         self.preset.observe(lambda ch: on_preset(self, ch["new"]), names="value")
         super().__init__([self.preset, self.name, self.text], layout=W.Layout(flex="1 1 0", min_width="220px"))
 
 
-class PromptLabView(W.VBox):
+class PromptLabView(JobView, W.VBox):
     """``PromptLabView()`` in a notebook; ``.run.click()`` / ``.save.click()`` drive it from Python."""
 
     def __init__(self, model: str | None = None, queries=None, variants=("baseline", "cotherapist"),
                  max_new_tokens: int = 96):
         from workbench.corpora import DIMENSIONS, load_prompts, load_queries
-        from workbench.models import list_models
 
         self.prompts = load_prompts()
-        names = [s.name for s in list_models()]
-        model = model or paths.default_model()
-        names += [] if model in names else [model]
-        self.model = W.Dropdown(options=names, value=model, description="Model")
+        self.model = model_picker(model)
         self.max_new_tokens = W.IntSlider(value=max_new_tokens, min=8, max=384, step=8, description="Max tokens")
         self.columns_box = W.HBox(layout=W.Layout(width="100%"))
         self.columns: list[_Column] = []
@@ -67,14 +63,10 @@ class PromptLabView(W.VBox):
         self.goal.observe(lambda _: self.grid is not None and self._show(self.grid), names="value")
 
         self.run = button("Run", "primary", "wb-lab-run", icon="play")
-        self.stop = button("Stop", "warning", "wb-lab-stop", icon="stop", disabled=True)
-        self.bar = W.IntProgress(value=0, min=0, max=1, description="Cells")
-        self.status = W.HTML()
-        self.status.add_class("wb-lab-status")
-        self.table = W.HTML()
-        self.table.add_class("wb-lab-grid")
-        self.summary = W.HTML()
-        self.summary.add_class("wb-lab-summary")
+        self.panel = JobPanel(self.run, "wb-lab", bar="Cells",
+                              progress="{done}/{total} responses generated and scored{eta}")
+        self.table = with_class(W.HTML(), "wb-lab-grid")
+        self.summary = with_class(W.HTML(), "wb-lab-summary")
         self.plot = W.VBox()
 
         self.save_which = W.Dropdown(description="Variant")
@@ -86,15 +78,13 @@ class PromptLabView(W.VBox):
         self.save.on_click(lambda _: self.save_variant())
         self._refresh_save_choices()
 
-        self.job: Job | None = None
         self.grid = None
         self.saved = None          # path of the last saved grid
         self.saved_prompt = None   # the last Prompt saved to the user library
         self.run.on_click(lambda _: self.start())
-        self.stop.on_click(lambda _: self.job and self.job.cancel())
         super().__init__([
             W.HBox([self.model, self.max_new_tokens, self.goal]), self.columns_box, W.HBox([self.add, self.remove]),
-            self.query_pick, self.own_queries, W.HBox([self.run, self.stop, self.bar]), self.status,
+            self.query_pick, self.own_queries, W.HBox(self.panel.controls), self.status,
             self.table, self.summary, self.plot,
             W.HBox([self.save_which, self.save_name]), W.HBox([self.save_note, self.save_author, self.save]),
             self.save_status])
@@ -139,34 +129,21 @@ class PromptLabView(W.VBox):
 
     # ---- running ----
     def start(self) -> Job:
-        if self.job is not None and self.job.running:
-            return self.job
-        self.run.disabled, self.stop.disabled = True, False
-        self.status.value = status_html(f"Loading {self.model.value}…")
-        self.job = Job(self._work, name="prompt-lab").on_progress(self._on_progress).start()
-        return self.job
-
-    def _on_progress(self, job: Job) -> None:
-        self.bar.max, self.bar.value = max(job.total, 1), job.done
-        if job.running and job.total:
-            eta = f", about {job.eta_s:.0f} s left" if job.eta_s is not None else ""
-            self.status.value = status_html(f"{job.done}/{job.total} responses generated and scored{eta}")
+        return self.panel.run(self._work, "prompt-lab", f"Loading {self.model.value}…")
 
     def _work(self, job: Job):
         from workbench.prompt_lab import run_grid, save_grid
 
-        with running(self.status, self.run, self.stop):
-            g = run_grid(self.variants(), self.queries(), model=self.model.value,
-                         max_new_tokens=self.max_new_tokens.value, progress=lambda d, t: job.progress(d, t),
-                         cancel=job.cancelled)
-            self.grid = g
-            self._show(g)
-            if job.cancelled.is_set() or not g.complete:
-                self.status.value = status_html(f"Stopped after {len(g.cells)} cell(s); grid not saved.", "warn")
-                return g
-            self.saved = save_grid(g)
-            self.status.value = status_html(f"Done. Saved {self.saved}", "ok")
+        g = run_grid(self.variants(), self.queries(), model=self.model.value, max_new_tokens=self.max_new_tokens.value,
+                     progress=lambda d, t: job.progress(d, t), cancel=job.cancelled)
+        self.grid = g
+        self._show(g)
+        if job.cancelled.is_set() or not g.complete:
+            self.panel.say(f"Stopped after {len(g.cells)} cell(s); grid not saved.", "warn")
             return g
+        self.saved = save_grid(g)
+        self.panel.say(f"Done. Saved {self.saved}", "ok")
+        return g
 
     # ---- showing ----
     def _show(self, g) -> None:

@@ -16,9 +16,11 @@ import time
 
 import ipywidgets as W
 
-from widgets.common import button, error_text, status_html
+from widgets.common import button, error_text, status_html, with_class
 from widgets.keys import KeyListener
 from workbench import ratings
+
+__all__ = ["KEY_HINT", "KEYS", "ReviewView"]
 
 
 def _levels(anchors: dict[int, str]) -> W.ToggleButtons:
@@ -41,42 +43,32 @@ class ReviewView(W.VBox):
         self.items = ratings.items_from(study_items)
         ratings.save_study(study, self.items)
         self.rubric = load_rubric()
-        self.rater = W.Text(value=rater, description="Rater", placeholder="your initials", continuous_update=False)
-        self.rater.add_class("wb-review-rater")
-        self.progress = W.HTML()
-        self.progress.add_class("wb-review-progress")
+        self.rater = with_class(W.Text(value=rater, description="Rater", placeholder="your initials",
+                                       continuous_update=False), "wb-review-rater")
+        self.progress = with_class(W.HTML(), "wb-review-progress")
         self.bar = W.IntProgress(value=0, min=0, max=len(self.items))
-        self.query = W.HTML()
-        self.query.add_class("wb-review-query")
-        self.response = W.HTML()
-        self.response.add_class("wb-review-response")
+        self.query = with_class(W.HTML(), "wb-review-query")
+        self.response = with_class(W.HTML(), "wb-review-response")
         self.dims: dict[str, W.ToggleButtons] = {}
         rows: list[W.HBox] = []
         for d in self.rubric.dimensions:
-            t = _levels(d.anchors)
-            t.add_class("wb-review-dim")
-            t.add_class(f"wb-review-dim-{d.id}")
-            self.dims[d.id] = t
+            t = self.dims[d.id] = with_class(_levels(d.anchors), "wb-review-dim", f"wb-review-dim-{d.id}")
             label = W.HTML(f"<b title='{html.escape(d.definition.strip(), quote=True)}'>{html.escape(d.name)}</b>",
                            layout=W.Layout(width="220px"))
             rows.append(W.HBox([label, t]))
         self.judgements: dict[str, W.ToggleButtons] = {}
         for j in ratings.JUDGEMENTS:
-            t = _levels(ratings.AGREE_ANCHORS)
-            t.add_class("wb-review-judgement")
-            t.add_class(f"wb-review-judgement-{j}")
-            self.judgements[j] = t
+            t = self.judgements[j] = with_class(_levels(ratings.AGREE_ANCHORS), "wb-review-judgement",
+                                                f"wb-review-judgement-{j}")
             rows.append(W.HBox([W.HTML(html.escape(ratings.JUDGEMENT_LABELS[j]), layout=W.Layout(width="220px")), t]))
         self.comment = W.Textarea(placeholder="Comment (optional)", layout=W.Layout(width="95%", height="60px"))
         self.comment.add_class("wb-review-comment")
         self.back = button("Back", "", "wb-review-back", icon="arrow-left")
         self.skip = button("Skip", "", "wb-review-skip", icon="forward")
         self.save = button("Save & next", "success", "wb-review-save", icon="check")
-        self.status = W.HTML()
-        self.status.add_class("wb-review-status")
+        self.status = with_class(W.HTML(), "wb-review-status")
         self.refresh = button("Refresh summary", "info", "wb-review-summary-refresh", icon="table")
-        self.summary_html = W.HTML()
-        self.summary_html.add_class("wb-review-summary")
+        self.summary_html = with_class(W.HTML(), "wb-review-summary")
         self.summary = None
         self.back.on_click(lambda _: self.go(self.pos - 1))
         self.skip.on_click(lambda _: self.go(self.pos + 1))

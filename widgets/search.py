@@ -8,8 +8,10 @@ import re
 
 import ipywidgets as W
 
-from widgets.common import button, error_text, running, status_html
+from widgets.common import JobPanel, JobView, button, error_text, with_class
 from workbench.jobs import Job
+
+__all__ = ["SearchView", "highlight"]
 
 _STOP = set("a an and are as at be by for from how i in is it me my of on or our the to we what when with you".split())
 
@@ -24,97 +26,79 @@ def highlight(text: str, query: str) -> str:
     return out
 
 
-class SearchView(W.VBox):
+class SearchView(JobView, W.VBox):
     def __init__(self, name: str = "knowledge", limit: int = 5):
         from workbench.corpora import TOPICS
 
         self.name = name
-        self.query = W.Text(placeholder="e.g. how to introduce a thought record", description="Query",
-                            layout=W.Layout(width="60%"))
-        self.query.add_class("wb-search-query")
+        self.query = with_class(W.Text(placeholder="e.g. how to introduce a thought record", description="Query",
+                                       layout=W.Layout(width="60%")), "wb-search-query")
         self.topic = W.Dropdown(options=[("(any topic)", "")] + [(t, t) for t in TOPICS], description="Topic")
         self.limit = W.IntSlider(value=limit, min=1, max=20, description="Results")
         self.go = button("Search", "primary", "wb-search-go", icon="search")
-        self.status = W.HTML()
-        self.status.add_class("wb-search-status")
-        self.results = W.HTML()
-        self.results.add_class("wb-search-results")
+        self.results = with_class(W.HTML(), "wb-search-results")
         self.docs = W.Text(placeholder="optional: a folder of .md/.txt/.jsonl/.csv documents", description="Documents",
                            layout=W.Layout(width="60%"))
         self.build = button("Build index", "", "wb-search-build", icon="database")
-        self.stop = button("Stop", "warning", "wb-search-stop", icon="stop", disabled=True)
-        self.bar = W.IntProgress(value=0, min=0, max=1, description="Embedded")
+        self.panel = JobPanel(self.build, "wb-search", bar="Embedded", progress="{message}")
         self.hits: list = []
-        self.job: Job | None = None
         self._index = None
         self.go.on_click(lambda _: self.search())
         self.query.on_submit(lambda _: self.search())
         self.build.on_click(lambda _: self.start_build())
-        self.stop.on_click(lambda _: self.job and self.job.cancel())
         super().__init__([W.HBox([self.query, self.go]), W.HBox([self.topic, self.limit]), self.status, self.results,
-                          W.HBox([self.docs, self.build, self.stop, self.bar])])
+                          W.HBox([self.docs, *self.panel.controls])])
         self._check()
 
     def _check(self) -> None:
         """Say whether the index is missing or stale, and label the build button to match."""
         from workbench import retrieval
-        from workbench.errors import WorkbenchError
 
-        try:
-            stale = retrieval.stale_inputs(self.name)
-        except WorkbenchError:
+        state, stale = retrieval.index_status(self.name)
+        if state == "missing":
             self.build.description = "Build index"
-            self.status.value = status_html(f"No index named {self.name!r} yet: press Build index.", "warn")
+            self.panel.say(f"No index named {self.name!r} yet: press Build index.", "warn")
             return
         self.build.description = "Rebuild index"
-        if stale:
-            self.status.value = status_html(f"The index is stale: {len(stale)} input file(s) changed since it was "
-                                            "built. Press Rebuild index (only changed chunks are embedded).", "warn")
+        if state == "stale":
+            self.panel.say(f"The index is stale: {len(stale)} input file(s) changed since it was built. "
+                           "Press Rebuild index (only changed chunks are embedded).", "warn")
+        elif state == "outdated":
+            self.panel.say("The index was made with an older embedder: press Rebuild index.", "warn")
 
     def start_build(self) -> Job:
         """Build in the background; the old index serves searches until the new one replaces it."""
-        if self.job is not None and self.job.running:
-            return self.job
-        self.status.value = status_html("Building…")
-        self.job = Job(self._build, name="index").on_progress(self._on_progress).start()
-        return self.job
-
-    def _on_progress(self, job: Job) -> None:
-        self.bar.max, self.bar.value = max(job.total, 1), job.done
-        if job.running and job.message:
-            self.status.value = status_html(job.message)
+        return self.panel.run(self._build, "index", "Building…")
 
     def _build(self, job: Job):
         from workbench import retrieval
 
-        with running(self.status, self.build, self.stop):
-            folder = self.docs.value.strip()  # none given: keep the folders the index already holds
-            path = (retrieval.build_index(self.name, folder, progress=job.progress, cancel=job.cancelled) if folder
-                    else retrieval.rebuild(self.name, job.progress, cancel=job.cancelled))
-            if path is None:
-                self.status.value = status_html("Stopped. The index is as it was; the chunks embedded so far are "
-                                                "kept, so the next build goes on from there.", "warn")
-                return None
-            self._index = None
-            m = retrieval.manifest(self.name)
-            self.build.description = "Rebuild index"
-            self.status.value = status_html(f"Indexed {m['chunks']} chunks in {m['build_seconds']} s "
-                                            f"({m['embedded']} embedded, {m['reused']} reused).", "ok")
-            return path
+        folder = self.docs.value.strip()  # none given: keep the folders the index already holds
+        path = (retrieval.build_index(self.name, folder, progress=job.progress, cancel=job.cancelled) if folder
+                else retrieval.rebuild(self.name, job.progress, cancel=job.cancelled))
+        if path is None:
+            self.panel.say("Stopped. The index is as it was; the chunks embedded so far are kept, so the next "
+                           "build goes on from there.", "warn")
+            return None
+        self._index = None
+        m = retrieval.manifest(self.name)
+        self.build.description = "Rebuild index"
+        self.panel.say(f"Indexed {m['chunks']} chunks in {m['build_seconds']} s "
+                       f"({m['embedded']} embedded, {m['reused']} reused).", "ok")
+        return path
 
     def search(self) -> list:
         from workbench import retrieval
 
         try:
             if self._index is None:  # the first load in a kernel imports txtai (torch, transformers): seconds
-                self.status.value = status_html("Loading the index (the first time in a session takes a few "
-                                                "seconds)…")
+                self.panel.say("Loading the index (the first time in a session takes a few seconds)…")
                 self._index = retrieval.Index(self.name)
                 self.status.value = ""
                 self._check()
             self.hits = self._index.search(self.query.value, self.limit.value, topic=self.topic.value or None)
         except Exception as exc:
-            self.status.value = status_html(error_text(exc), "error")
+            self.panel.say(error_text(exc), "error")
             self.hits = []
             return self.hits
         top = max((h.score for h in self.hits), default=1.0) or 1.0

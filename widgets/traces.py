@@ -7,7 +7,9 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from widgets.common import button, error_text, status_html
+from widgets.common import button, error_text, status_html, with_class
+
+__all__ = ["TraceView"]
 
 
 class TraceView(W.VBox):
@@ -22,8 +24,7 @@ class TraceView(W.VBox):
         self.pick = W.Dropdown(options=[(f"{i + 1}. {t.query[:70]}", i) for i, t in enumerate(self.traces)],
                                description="Trace", layout=W.Layout(width="90%"))
         self.answer = W.HTML()
-        self.tree = W.HTML()
-        self.tree.add_class("wb-trace-tree")
+        self.tree = with_class(W.HTML(), "wb-trace-tree")
         self.timeline = W.VBox()
         self.chunks = W.HTML()
         self.safety = W.HTML()
@@ -31,8 +32,7 @@ class TraceView(W.VBox):
         self.step = W.Dropdown(description="Step")
         self.edit = W.Textarea(description="Input", layout=W.Layout(width="95%", height="80px"))
         self.replay_btn = button("Replay this step", "info", "wb-trace-replay", icon="redo")
-        self.replayed = W.HTML()
-        self.replayed.add_class("wb-trace-replayed")
+        self.replayed = with_class(W.HTML(), "wb-trace-replayed")
         self.pick.observe(lambda _: self.show(), names="value")
         self.step.observe(lambda _: self._fill_edit(), names="value")
         self.replay_btn.on_click(lambda _: self.replay())
@@ -63,8 +63,9 @@ class TraceView(W.VBox):
             f"<div style='color:#52606d'>{html.escape(c['text'][:400])}…</div></div>" for c in chunks
         ) or "<i>No retrieval in this trace.</i>"
         guards = [s for s in t.spans if s.kind == "guardrail"]
+        calm = ("no risk", "draft passed")
         self.safety.value = "".join(
-            f"<div style='padding:4px;{'background:#ffe3e3' if s.attributes.get('decision') not in ('no risk', 'draft passed') else ''}'>"
+            f"<div style='padding:4px;{'' if s.attributes.get('decision') in calm else 'background:#ffe3e3'}'>"
             f"<b>{s.name}</b>: {html.escape(s.attributes.get('decision', ''))}</div>" for s in guards
         ) or "<i>Safety screening was switched off.</i>"
         draft, revise = t.span("draft"), t.span("revise")

@@ -5,7 +5,7 @@ screen → understand → plan → retrieve → draft (with citations) → criti
 the ablation configurations (base, +RAG, full). Clinical policy is enforced here, not left to the
 model: a risk disclosure gets the escalation resources first, whatever the model wrote, and a draft
 that the final screen flags (a diagnosis, a dose, wording that voices or invites harm) is replaced
-rather than shown (``guard_reply``).
+rather than shown (``safety.guard_reply``).
 """
 
 from __future__ import annotations
@@ -17,15 +17,14 @@ from dataclasses import asdict, dataclass
 from workbench.behaviours import CITATION as _CITATION
 from workbench.behaviours import FEELING as _FEELING
 from workbench.behaviours import OPEN_QUESTION as _OPEN_Q
-from workbench.behaviours import behaviour_features
+from workbench.behaviours import scope_findings
 from workbench.trace import Trace, Tracer
 
+__all__ = ["Agent", "AgentConfig", "critique", "replay"]
+
 _CLINICIAN = re.compile(r"\b(?:my (?:client|patient|supervisee)s?|i(?:'m| am) an? (?:\w+ )?(?:therapist|counsel+or|"
-                        r"psychologist|psychiatrist|social worker|nurse|clinician|trainee)|in session|caseload)\b", re.I)
-
-
-IMMINENT_FOLLOW_UP = ("Are you somewhere safe right now? I'm here with you, and I'd like to keep talking while "
-                      "you reach out to them.")
+                        r"psychologist|psychiatrist|social worker|nurse|clinician|trainee)|in session|caseload)\b",
+                        re.I)
 
 
 @dataclass
@@ -42,7 +41,7 @@ class AgentConfig:
     locale: str | None = None
 
     @classmethod
-    def preset(cls, name: str) -> "AgentConfig":
+    def preset(cls, name: str) -> AgentConfig:
         """The ablation ladder of the evaluation: base, prompted, rag, cotherapist (full)."""
         presets = {
             "base": dict(screen=False, retrieve=False, critique=False, revise=False, persona="baseline"),
@@ -67,12 +66,7 @@ def critique(query: str, draft: str, *, speaker: str, risk: bool, retrieved: lis
     if not draft.strip():
         issue("structure", "the draft is empty")
         return found
-    # The rubric's scope features skip declining sentences ("I can't tell you whether you have PTSD").
-    spans = behaviour_features(query, draft, risk).spans
-    for name, problem in (("diagnosis", "states a diagnosis"), ("medication advice", "gives medication advice"),
-                          ("dose", "gives a medication dose")):
-        if spans.get(name):
-            issue("boundaries", problem, spans[name][0])
+    found += scope_findings(query, draft, risk)  # the rubric's scope check: declining sentences never count
     if speaker == "client" and not _FEELING.search(draft):
         issue("empathy", "does not acknowledge what the person feels")
     if not _OPEN_Q.search(draft):
@@ -99,12 +93,7 @@ class Agent:
         from workbench import retrieval
 
         if self._index is None:
-            try:
-                m = retrieval.manifest(self.config.index)
-            except Exception:
-                m = None
-            if m is None or m.get("embedding") not in retrieval.VARIANTS:  # missing, or an older embedder's
-                retrieval.build_index(self.config.index, (m or {}).get("folders") or [])
+            retrieval.ensure_index(self.config.index)
             self._index = retrieval.Index(self.config.index)
         best: dict = {}  # the best chunk of each card, so k hits are k different cards
         for h in self._index.search(query, self.config.k * 4):
@@ -124,7 +113,7 @@ class Agent:
         """Answer one message; the returned Trace holds every step and the final answer."""
         from workbench.corpora import load_prompts
         from workbench.models import check_messages
-        from workbench.safety import screen
+        from workbench.safety import guard_reply, screen
 
         check_messages([{"role": "user", "content": query}])
         cfg, tracer = self.config, Tracer()
@@ -163,7 +152,7 @@ class Agent:
             messages = [{"role": "system", "content": system}, {"role": "user", "content": query}]
             draft = self._llm(tracer, "draft", messages)
             retrieved = [h.card for h in hits]
-            for round_ in range(cfg.max_revisions if cfg.revise else 0):
+            for _ in range(cfg.max_revisions if cfg.revise else 0):
                 if not cfg.critique:
                     break
                 with tracer.span("critique", "evaluator", {"draft": draft}) as s:
@@ -194,36 +183,9 @@ class Agent:
             answer = draft
             if cfg.screen:
                 with tracer.span("screen_output", "guardrail", {"text": draft}) as s:
-                    answer, s.outputs, s.attributes["decision"] = guard_reply(query, draft, risk, speaker=speaker,
-                                                                              locale=cfg.locale)
+                    answer, s.outputs, s.attributes["decision"] = guard_reply(query, draft, risk, locale=cfg.locale)
             root.outputs["answer"] = answer
         return tracer.trace
-
-
-REPLACED = ("I can't give that kind of answer (a diagnosis, a medication dose, or content that could put someone "
-            "at risk). A doctor, pharmacist or the treating clinician is the right person for it. What would be most "
-            "helpful to talk through?")
-
-
-def guard_reply(query: str, draft: str, risk=None, *, speaker: str = "client", locale: str | None = None):
-    """The last step: returns (answer, outputs, decision) for a draft, given the screen of the message.
-
-    A draft that gives a diagnosis or a dose, or that voices or invites harm (``safety.screen_reply``),
-    is replaced. A risk disclosure gets the escalation resources first, and an imminent one from the
-    speaker a fixed follow-up instead of the model's words.
-    """
-    from workbench.safety import escalation, screen_reply
-
-    out = screen_reply(draft, about_risk=risk is not None and risk.risk)
-    unsafe = [f for f in critique(query, draft, speaker=speaker, risk=False, retrieved=[])
-              if f["dimension"] == "boundaries"]
-    answer, decision = (REPLACED, "draft replaced") if unsafe or out.risk else (draft, "draft passed")
-    if risk is not None and risk.risk:
-        if risk.level == "imminent" and risk.subject == "self":
-            answer = IMMINENT_FOLLOW_UP  # no room for a small model's improvisation here
-        answer = escalation(risk, locale) + "\n\n" + answer
-        decision += "; escalation resources placed first"
-    return answer, {"screen": out.to_dict(), "scope": unsafe}, decision
 
 
 def replay(span, user_text: str | None = None, *, max_new_tokens: int = 200):

@@ -12,6 +12,8 @@ import numpy as np
 from txtai.scoring import BM25
 from txtai.scoring.terms import Terms
 
+__all__ = ["InlineBM25"]
+
 
 class _Terms(Terms):
     def merge(self, scores, matches, hasscores, terms):

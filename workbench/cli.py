@@ -7,6 +7,8 @@ import json
 import sys
 import time
 
+__all__ = ["build_parser", "main"]
+
 
 def _pull(args) -> int:
     from workbench.models import registry
@@ -103,11 +105,9 @@ def _profile(args) -> int:
 
     model = args.model
     if args.adapter:  # an adapter is profiled as its merged model, which the registry loads by name
-        from workbench.finetune import merge
-        from workbench.models import registry
+        from workbench.finetune import merged_model
 
-        names = {s.name for s in registry.list_models()}
-        model = args.adapter if args.adapter in names else merge(args.adapter).name
+        model = merged_model(args.adapter)
     p = profile(model, args.inventory, persona=args.persona, backend=args.backend, n_variants=args.variants,
                 progress=progress)
     print(file=sys.stderr)
@@ -221,14 +221,14 @@ def _merge(args) -> int:
 
 
 def _export(args) -> int:
-    from workbench.export import export_and_compare
+    from workbench.parity import export_and_compare
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     r = export_and_compare(args.name, variants, progress=lambda m: print(m, file=sys.stderr))
     print(f"{'variant':<8} {'max|dlogit|':>11} {'agree':>6} {'ppl':>8} {'d ppl':>8} {'decode tok/s':>13}  verdict")
     torch_speed = r["speed"][0]["decode_tok_s"]
     print(f"{'torch':<8} {'':>11} {'':>6} {'':>8} {'':>8} {torch_speed:>13.1f}")
-    for p, s in zip(r["parity"], r["speed"][1:]):
+    for p, s in zip(r["parity"], r["speed"][1:], strict=True):
         verdict = "faithful" if p["passed"] else "FAILS " + ", ".join(f["metric"] for f in p["failures"])
         print(f"{p['variant']:<8} {p['max_abs_logit_diff']:>11.3g} {p['greedy_agreement']:>6.2f} {p['ppl']:>8.2f} "
               f"{p['ppl_delta_pct']:>+7.2f}% {s['decode_tok_s']:>13.1f}  {verdict} "
@@ -238,7 +238,8 @@ def _export(args) -> int:
 
 
 def _evaluate(args) -> int:
-    from workbench.evaluate import evaluate, summary_frame
+    from workbench.evaluate import evaluate
+    from workbench.results import summary_frame
 
     def progress(done, total):
         print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True)
@@ -348,7 +349,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--variants", default="fp32,int8,int4", help="comma-separated: fp32, int8, int4")
     s.set_defaults(func=_export)
 
-    s = sub.add_parser("evaluate", help="compare configurations (base, prompted, lora, rag, cotherapist) on a query set")
+    s = sub.add_parser("evaluate",
+                       help="compare configurations (base, prompted, lora, rag, cotherapist) on a query set")
     s.add_argument("--queries", default=None, help="JSONL with at least id and text (default: the shipped queries)")
     s.add_argument("--configs", default="base,cotherapist", help="comma-separated configurations")
     s.add_argument("--model", default=None)

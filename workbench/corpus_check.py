@@ -16,6 +16,10 @@ from pathlib import Path
 
 from workbench import corpora as C
 from workbench import paths
+from workbench.errors import CorpusError, Problem, Problems
+from workbench.inventories import load_inventories
+
+__all__ = ["CARD_WORDS", "MIN_COUNTS", "NEAR_DUPLICATE", "CheckReport", "check_all"]
 
 NEAR_DUPLICATE = 0.80
 MIN_COUNTS = {"cards": 60, "dialogues": 240, "queries": 60, "screening": 120}
@@ -24,7 +28,7 @@ CARD_WORDS = (150, 400)
 
 @dataclass
 class CheckReport:
-    problems: list[C.Problem] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
     tables: dict[str, Counter] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)
@@ -50,19 +54,19 @@ class CheckReport:
         return "\n".join(lines)
 
 
-def _guard(problems: C.Problems, fn, *args, **kw):
+def _guard(problems: Problems, fn, *args, **kw):
     """Run a loader; a fatal error in one file becomes one problem, not the end of the check."""
     try:
         return fn(*args, **kw)
-    except C.CorpusError as exc:
-        problems.items.append(C.Problem(exc.where or "?", None, exc.what, exc.fix or ""))
+    except CorpusError as exc:
+        problems.items.append(Problem(exc.where or "?", None, exc.what, exc.fix or ""))
         return None
 
 
 def check_all(root: str | Path | None = None, near_duplicate_threshold: float | None = None) -> CheckReport:
     root = Path(root) if root else paths.corpora_dir()
     threshold = near_duplicate_threshold or NEAR_DUPLICATE
-    pr = C.Problems(strict=False)
+    pr = Problems(strict=False)
     rep = CheckReport()
 
     cards = _guard(pr, C.load_cards, root / "knowledge", pr) or []
@@ -76,10 +80,10 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
     queries = _guard(pr, C.load_queries, root / "queries", pr, card_ids=card_ids,
                      strict_fields=True) or []
     rubric = _guard(pr, C.load_rubric, root / "rubric" / "tbars.yaml", pr)
-    inventories = _guard(pr, C.load_inventories, root / "inventories", pr) or {}
+    inventories = _guard(pr, load_inventories, root / "inventories", pr) or {}
     for inv in inventories.values():
         by_trait = Counter(i.trait for i in inv.items)
-        for trait, n in by_trait.items():
+        for trait in by_trait:
             keys = Counter(i.key for i in inv.items if i.trait == trait)
             if abs(keys[1] - keys[-1]) > 1:
                 pr.add(f"inventories/{inv.name}", None, f"trait {trait} keys unbalanced ({dict(keys)})",
@@ -128,7 +132,7 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
     return rep
 
 
-def _check_safety_config(safety: dict, pr: C.Problems) -> None:
+def _check_safety_config(safety: dict, pr: Problems) -> None:
     cats = (safety.get("categories") or {})
     levels = [lv.get("id") for lv in cats.get("levels", [])]
     if levels and levels != list(C.RISK_LEVELS):
@@ -151,7 +155,7 @@ def _check_safety_config(safety: dict, pr: C.Problems) -> None:
                 pr.add("safety/resources.yaml", getattr(loc, "line", None), f"locale {code} lacks {need}", "add it")
 
 
-def _near_duplicates(queries, dialogues, threshold, pr: C.Problems, rep: CheckReport) -> None:
+def _near_duplicates(queries, dialogues, threshold, pr: Problems, rep: CheckReport) -> None:
     from workbench.models.embeddings import embed
 
     turns = [(d.id, m["content"]) for d in dialogues for m in d.messages if m["role"] == "user"]

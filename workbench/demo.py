@@ -8,6 +8,8 @@ from pathlib import Path
 
 from workbench import paths
 
+__all__ = ["AGENT_QUERIES", "SAMPLE_QUESTIONS", "run_demo"]
+
 SAMPLE_QUESTIONS = [
     "I'm a counsellor. My client with depression keeps skipping the behavioural activation homework "
     "we agree on. How could I approach this in our next session?",
@@ -26,16 +28,11 @@ def _agent_section(report, model, out: Path, log) -> None:
     """Stage 2: the agent loop on three queries; traces saved beside the report and drawn in it."""
     from workbench import retrieval
     from workbench.agent import Agent, AgentConfig
-    from workbench.errors import WorkbenchError
     from workbench.report import span_tree_html, trace_timeline
 
-    try:
-        fresh = not retrieval.stale_inputs()
-    except WorkbenchError:
-        fresh = False
-    if not fresh:
+    if retrieval.index_status()[0] != "fresh":
         log("[demo] building the knowledge index…", file=sys.stderr)
-        retrieval.build_index()
+        retrieval.ensure_index()
     agent = Agent(model, config=AgentConfig(max_new_tokens=160))
     report.heading("2 · The agent loop: screen, retrieve, draft, critique, revise, screen")
     report.text("Each answer below comes with its trace: click a span to see its inputs, outputs, prompt and "
@@ -60,8 +57,10 @@ def _comparison_section(report, model, out: Path, log) -> None:
     The full configuration needs the ``cotherapist`` adapter; without it the demo compares base with
     retrieval (+RAG) and says how to train the adapter, rather than training for minutes unasked.
     """
-    from workbench.evaluate import dimension_bars, evaluate, summary_frame
+    from workbench.evaluate import evaluate
     from workbench.finetune import adapter_dir
+    from workbench.report import dimension_bars
+    from workbench.results import summary_frame
 
     full = (adapter_dir("cotherapist") / "manifest.json").is_file()
     configs = ("base", "cotherapist") if full else ("base", "rag")

@@ -1,4 +1,5 @@
-"""Atomic writes: a reader sees the old file or the new one, never half of either."""
+"""Files in and out: atomic writes (a reader sees the old file or the new one, never half of
+either) and the one JSONL reader, whose errors name file:line."""
 
 from __future__ import annotations
 
@@ -6,10 +7,37 @@ import json
 import os
 import shutil
 import tempfile
+from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, is_dataclass
+from dataclasses import MISSING, asdict, fields, is_dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any
+
+from workbench.errors import CorpusError, Problems, WorkbenchError
+
+__all__ = ["Record", "append_jsonl", "atomic_dir", "iter_jsonl", "read_jsonl", "to_jsonable", "write_bytes",
+           "write_json", "write_jsonl", "write_text"]
+
+
+class Record:
+    """The one record idiom: a dataclass that mixes this in is saved as ``to_dict()`` and loaded with
+    ``from_dict()``, which names missing required fields and ignores unknown keys (so a file
+    written by a newer version still loads). Records holding records override ``from_dict``."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        if not isinstance(d, dict):
+            raise WorkbenchError(f"A {cls.__name__} record must be a JSON object, not {type(d).__name__}.")
+        fs = fields(cls)
+        missing = [f.name for f in fs if f.name not in d and f.default is MISSING and f.default_factory is MISSING]
+        if missing:
+            raise WorkbenchError(f"A {cls.__name__} record lacks {', '.join(missing)}.",
+                                 fix=f"save {cls.__name__} records with their to_dict()")
+        known = {f.name for f in fs}
+        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def _fsync_dir(path: Path) -> None:
@@ -94,3 +122,52 @@ def atomic_dir(path: str | Path) -> Iterator[Path]:
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def iter_jsonl(path: str | Path, problems: Problems | None = None, *,
+               fix: str = "each line must be one complete JSON object") -> Iterator[tuple[int, dict]]:
+    """(line number, object) for each non-blank line. A bad line is reported at file:line: raised
+    at once, or collected and skipped when ``problems`` is a non-strict ``Problems``."""
+    path = Path(path)
+    problems = problems if problems is not None else Problems(strict=True)
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise CorpusError(f"Cannot read {path}: {exc.strerror}", where=str(path), fix="check the path") from exc
+    for n, raw in enumerate(data.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            obj = json.loads(raw.decode("utf-8"))
+        except UnicodeDecodeError as exc:
+            problems.add(path, n, f"not UTF-8 text (byte 0x{raw[exc.start]:02x} at column {exc.start + 1})",
+                         "save the file as UTF-8")
+            continue
+        except json.JSONDecodeError as exc:
+            problems.add(path, n, f"not valid JSON ({exc.msg} at column {exc.colno})", fix)
+            continue
+        if not isinstance(obj, dict):
+            problems.add(path, n, "line is not a JSON object", 'wrap it as {"id": …, …}')
+            continue
+        yield n, obj
+
+
+def read_jsonl(path: str | Path, cls: type | None = None, *, missing_ok: bool = False,
+               fix: str = "each line must be one complete JSON object") -> list:
+    """Every record of a JSONL file: dicts, or ``cls.from_dict(obj)`` for a record type. A line that
+    is not JSON, or does not fit ``cls``, raises ``CorpusError`` naming file:line."""
+    path = Path(path)
+    if missing_ok and not path.is_file():
+        return []
+    out = []
+    for n, obj in iter_jsonl(path, fix=fix):
+        if cls is None:
+            out.append(obj)
+            continue
+        try:
+            out.append(cls.from_dict(obj))
+        except WorkbenchError as exc:
+            raise CorpusError(exc.what, where=f"{path}:{n}", fix=exc.fix or fix) from exc
+        except (TypeError, KeyError, ValueError) as exc:
+            raise CorpusError(f"not a {cls.__name__} record: {exc}", where=f"{path}:{n}", fix=fix) from exc
+    return out

@@ -10,11 +10,14 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
+
+__all__ = ["Job"]
 
 
 class Job:
-    def __init__(self, fn: Callable[["Job"], Any], name: str = "job"):
+    def __init__(self, fn: Callable[[Job], Any], name: str = "job"):
         self.fn, self.name = fn, name
         self.cancelled = threading.Event()
         self.status = "pending"  # pending | running | done | cancelled | failed
@@ -23,11 +26,12 @@ class Job:
         self.error_text = ""
         self.done, self.total, self.message = 0, 0, ""
         self.started = self.finished = 0.0
-        self._listeners: list[Callable[["Job"], None]] = []
+        self.first_report: tuple[float, int] | None = None  # (time, done) when the work first reported
+        self._listeners: list[Callable[[Job], None]] = []
         self._thread: threading.Thread | None = None
 
     # --- reporting ---
-    def on_progress(self, callback: Callable[["Job"], None]) -> "Job":
+    def on_progress(self, callback: Callable[[Job], None]) -> Job:
         self._listeners.append(callback)
         return self
 
@@ -38,6 +42,8 @@ class Job:
             self.total = total
         if message is not None:
             self.message = message
+        if self.first_report is None and self.total and self.running:
+            self.first_report = (time.monotonic(), self.done)
         for cb in list(self._listeners):
             try:
                 cb(self)
@@ -46,13 +52,14 @@ class Job:
 
     @property
     def eta_s(self) -> float | None:
-        if not self.total or not self.done or not self.started:
+        """Seconds left at the rate since the first report, so model loading and resumed steps don't count."""
+        if not self.total or self.first_report is None or self.done <= self.first_report[1]:
             return None
-        rate = (time.monotonic() - self.started) / self.done
-        return rate * (self.total - self.done)
+        t0, d0 = self.first_report
+        return (time.monotonic() - t0) / (self.done - d0) * (self.total - self.done)
 
     # --- control ---
-    def start(self) -> "Job":
+    def start(self) -> Job:
         self.status, self.started = "running", time.monotonic()
         self._thread = threading.Thread(target=self._run, name=f"workbench-{self.name}", daemon=True)
         self._thread.start()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+__all__ = ["DEFAULT_MODEL", "ROOT", "cache_dir", "corpora_dir", "default_model", "exports_dir", "offline"]
+
 ROOT = Path(__file__).resolve().parent.parent
 
 DEFAULT_MODEL = "smollm2-135m-instruct"

@@ -4,7 +4,7 @@
 each answer with the transparent ``features`` scorer. Clinical policy is the agent's: every query
 is screened before generation; a risk query gets the escalation resources first, whatever the
 variant says; the draft is screened afterwards and replaced when it states a diagnosis, gives a
-dose, or voices or invites harm (``agent.guard_reply``). The result is a :class:`Grid` (one record,
+dose, or voices or invites harm (``safety.guard_reply``). The result is a :class:`Grid` (one record,
 JSON round trip) with a per-variant summary and ``delta(a, b)`` for "did my score move?".
 
 ``save_prompt`` keeps a variant in the user's own library (``exports/prompts/library.yaml``),
@@ -24,6 +24,9 @@ from typing import Any
 
 from workbench import paths
 from workbench.errors import WorkbenchError
+
+__all__ = ["Cell", "Grid", "grids_dir", "list_grids", "load_grid", "run_grid", "save_grid", "save_prompt",
+           "summary_figure"]
 
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _SAVE_LOCK = threading.Lock()
@@ -214,17 +217,16 @@ def run_grid(variants: dict[str, str], queries: Sequence, *, model: str | None =
     total)`` is called after each cell; ``cancel`` (a threading.Event) stops between and inside
     generations, and the grid then holds the finished cells with ``complete=False``.
     """
-    from workbench.agent import guard_reply
     from workbench.models import get_generator
-    from workbench.rubric import _rubric, score_batch
-    from workbench.safety import screen
+    from workbench.rubric import load_rubric, score_batch
+    from workbench.safety import guard_reply, screen
 
     variants = _variants(variants)
     qs = _queries(queries)
     if not isinstance(max_new_tokens, int) or max_new_tokens < 1:
         raise WorkbenchError(f"max_new_tokens={max_new_tokens!r}.", fix="use a positive whole number, e.g. 96")
     gen = get_generator(model)
-    dims = [d.id for d in _rubric().dimensions]
+    dims = [d.id for d in load_rubric().dimensions]
     screens = {q["id"]: screen(q["text"], locale=locale) for q in qs}
     total, done = len(variants) * len(qs), 0
     cells: list[Cell] = []

@@ -7,12 +7,19 @@ reported only with its reliability; one that fails the gate is flagged "not inte
 from __future__ import annotations
 
 import itertools
+import json
 import math
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from workbench.corpora import Inventory, Item
+from workbench.io import Record
+from workbench.stats import paired_bootstrap
+
+__all__ = ["GATE", "LABELS", "ORDERS", "SCALE_INTROS", "STEMS", "administer", "against_reference", "compare",
+           "cronbach_alpha", "item_prompt", "load_profile", "profile", "Profile", "Response", "save_profile", "score",
+           "TraitScore", "Variant", "variants"]
 
 STEMS = (
     "Here is a statement about you. Say how accurately it describes you.",
@@ -67,7 +74,7 @@ def item_prompt(item: Item, inv: Inventory, v: Variant) -> tuple[str, list[str],
 
 
 @dataclass
-class Response:
+class Response(Record):
     item: str
     trait: str
     key: int
@@ -81,7 +88,7 @@ class Response:
 
 
 @dataclass
-class TraitScore:
+class TraitScore(Record):
     mean: float
     sd: float
     ci_low: float
@@ -98,7 +105,7 @@ class TraitScore:
 
 
 @dataclass
-class Profile:
+class Profile(Record):
     model: str
     backend: str
     persona: str
@@ -108,8 +115,12 @@ class Profile:
     traits: dict[str, TraitScore]
     responses: list[Response] = field(default_factory=list)
 
-    def to_dict(self) -> dict:
-        return asdict(self)
+    @classmethod
+    def from_dict(cls, d: dict) -> Profile:
+        p = super().from_dict(d)
+        p.traits = {t: TraitScore.from_dict(_nan(v)) for t, v in p.traits.items()}
+        p.responses = [r if isinstance(r, Response) else Response.from_dict(r) for r in p.responses]
+        return p
 
 
 def administer(gen, inv: Inventory, *, system: str | None = None, n_variants: int = 8,
@@ -131,7 +142,7 @@ def administer(gen, inv: Inventory, *, system: str | None = None, n_variants: in
             prompts = [item_prompt(item, inv, v) for item in items]
             options, shown = prompts[0][1], prompts[0][2]
             rows = gen.score_many([head + [{"role": "user", "content": text}] for text, _, _ in prompts], options)
-            out.extend(_response(item, v, logp, shown, k) for item, logp in zip(items, rows))
+            out.extend(_response(item, v, logp, shown, k) for item, logp in zip(items, rows, strict=True))
             done += len(items)
             if progress:
                 progress(done, total)
@@ -144,11 +155,11 @@ def _response(item: Item, v: Variant, logp: list[float], shown: list[int], k: in
     weights = [math.exp(x - top) for x in logp]
     z = sum(weights)
     probs = [0.0] * k
-    for w, val in zip(weights, shown):
+    for w, val in zip(weights, shown, strict=True):
         probs[val - 1] = w / z
     ent = -sum(p * math.log(p) for p in probs if p > 0) / math.log(k)
     return Response(item.id, item.trait, item.key, v.key, v.order, probs,
-                    sum(p * val for p, val in zip(probs, range(1, k + 1))),
+                    sum(p * val for p, val in zip(probs, range(1, k + 1), strict=True)),
                     max(range(k), key=lambda i: probs[i]) + 1, ent, min(1.0, sum(math.exp(x) for x in logp)))
 
 
@@ -191,7 +202,7 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
         return {}
     lo, hi = 1, len(inv.scale)
     mid = (lo + hi) / 2
-    df = pd.DataFrame([asdict(r) for r in responses])
+    df = pd.DataFrame([r.to_dict() for r in responses])
     df["keyed"] = np.where(df["key"] == 1, df["expected"], lo + hi - df["expected"])
     rng = np.random.default_rng(seed)
     out = {}
@@ -201,7 +212,7 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
             continue
         wide = t.pivot_table(index="variant", columns="item", values="keyed")
         per_variant = wide.mean(axis=1).to_numpy()
-        boots = rng.choice(per_variant, size=(n_boot, len(per_variant)), replace=True).mean(axis=1)
+        ci = paired_bootstrap(per_variant, n_boot=n_boot, rng=rng)
         alpha, omega = cronbach_alpha(wide.to_numpy()), _omega(wide.to_numpy())
         fwd = t[t["order"] == "forward"].groupby("item")["expected"].mean()
         rev = t[t["order"] == "reversed"].groupby("item")["expected"].mean()
@@ -227,7 +238,7 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
             reasons.append(f"acquiescence {acq:+.2f}: agrees or disagrees whatever the keying")
         out[trait] = TraitScore(
             mean=float(per_variant.mean()), sd=float(per_variant.std(ddof=1)) if len(per_variant) > 1 else 0.0,
-            ci_low=float(np.percentile(boots, 2.5)), ci_high=float(np.percentile(boots, 97.5)),
+            ci_low=ci["ci_low"], ci_high=ci["ci_high"],
             alpha=alpha, omega=omega, order_agreement=agree, position_bias=bias, acquiescence=acq,
             entropy=ent, valid_mass=mass, interpretable=not reasons, reason="; ".join(reasons),
         )
@@ -237,7 +248,8 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
 def profile(model: str | None = None, inventory: str = "bigfive", *, persona: str | None = None,
             backend: str = "torch", n_variants: int = 8, progress=None, cancel=None) -> Profile:
     """Administer an inventory to a model (optionally under a persona from the prompt library) and score it."""
-    from workbench.corpora import load_inventory, load_prompts
+    from workbench.corpora import load_prompts
+    from workbench.inventories import load_inventory
     from workbench.models import get_generator
 
     inv = load_inventory(inventory)
@@ -263,14 +275,34 @@ def save_profile(p: Profile, out_dir: str | Path | None = None) -> Path:
     """``out_dir/profile.json`` (traits, settings) and ``out_dir/responses.jsonl`` (every scored item);
     by default under exports/profiles/<model>-<persona>-<inventory>/."""
     from workbench import paths
-
     from workbench.io import write_json, write_jsonl
 
     out_dir = Path(out_dir) if out_dir else (
         paths.exports_dir() / "profiles" / f"{p.model}-{p.persona or 'none'}-{p.inventory}")
     body = _finite({k: v for k, v in p.to_dict().items() if k != "responses"})
-    write_jsonl(out_dir / "responses.jsonl", [_finite(asdict(r)) for r in p.responses])
+    write_jsonl(out_dir / "responses.jsonl", [_finite(r.to_dict()) for r in p.responses])
     return write_json(out_dir / "profile.json", body)
+
+
+def _nan(d: dict) -> dict:
+    return {k: math.nan if v is None else v for k, v in d.items()}
+
+
+def load_profile(path: str | Path) -> Profile:
+    """A saved profile (its folder or its profile.json) with its responses, as ``save_profile`` wrote it;
+    an undefined statistic (null in the file) comes back as NaN."""
+    from workbench.errors import WorkbenchError
+    from workbench.io import read_jsonl
+
+    path = Path(path)
+    folder = path if path.is_dir() else path.parent
+    body = folder / "profile.json"
+    if not body.is_file():
+        raise WorkbenchError(f"No saved profile at {path}.", where=str(body),
+                             fix="give the folder that save_profile (or `workbench profile --out`) wrote")
+    data = json.loads(body.read_text(encoding="utf-8"))
+    data["responses"] = read_jsonl(folder / "responses.jsonl", Response, missing_ok=True)
+    return Profile.from_dict(data)
 
 
 def compare(a: Profile, b: Profile, *, n_boot: int = 2000, seed: int = 0) -> dict[str, dict]:
@@ -280,7 +312,7 @@ def compare(a: Profile, b: Profile, *, n_boot: int = 2000, seed: int = 0) -> dic
     import pandas as pd
 
     def per_variant(p: Profile) -> pd.DataFrame:
-        df = pd.DataFrame([asdict(r) for r in p.responses])
+        df = pd.DataFrame([r.to_dict() for r in p.responses])
         hi_lo = 1 + len(p.scale)
         df["keyed"] = np.where(df["key"] == 1, df["expected"], hi_lo - df["expected"])
         return df.pivot_table(index="variant", columns="trait", values="keyed", aggfunc="mean")
@@ -295,10 +327,9 @@ def compare(a: Profile, b: Profile, *, n_boot: int = 2000, seed: int = 0) -> dic
     rng = np.random.default_rng(seed)
     out = {}
     for trait in va.columns.intersection(vb.columns):
-        d = (vb.loc[shared, trait] - va.loc[shared, trait]).to_numpy()
-        boots = rng.choice(d, size=(n_boot, len(d)), replace=True).mean(axis=1)
-        out[trait] = {"diff": float(d.mean()), "ci_low": float(np.percentile(boots, 2.5)),
-                      "ci_high": float(np.percentile(boots, 97.5)),
+        ci = paired_bootstrap(vb.loc[shared, trait].to_numpy(), va.loc[shared, trait].to_numpy(), n_boot=n_boot,
+                              rng=rng)
+        out[trait] = {"diff": ci["mean"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"],
                       "interpretable": a.traits[trait].interpretable and b.traits[trait].interpretable}
     return out
 

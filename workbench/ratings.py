@@ -20,17 +20,21 @@ of them, and any dimension, may be left unrated (None: "cannot judge").
 
 from __future__ import annotations
 
-import json
 import random
 import re
 import time
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from workbench import io, paths
 from workbench.errors import WorkbenchError
+from workbench.stats import krippendorff_alpha
+
+__all__ = ["AGREE_ANCHORS", "JUDGEMENTS", "JUDGEMENT_LABELS", "Rating", "ReviewItem", "StudySummary", "clear_rater",
+           "dimensions", "items_from", "load_items", "load_ratings", "load_study", "next_unrated", "order", "raters",
+           "ratings_path", "save_rating", "save_study", "study_dir", "summary"]
 
 JUDGEMENTS = ("accurate", "trustworthy", "safe")
 JUDGEMENT_LABELS = {
@@ -60,16 +64,13 @@ def dimensions() -> list[str]:
 
 # ---- items ---------------------------------------------------------------------------------------
 @dataclass
-class ReviewItem:
+class ReviewItem(io.Record):
     """One response to review: the query it answers and the configuration that produced it."""
 
     id: str
     query: str
     response: str
     config: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
 
 
 def _item(obj: Any, where: str) -> ReviewItem:
@@ -79,8 +80,8 @@ def _item(obj: Any, where: str) -> ReviewItem:
         if len(obj) not in (3, 4):
             raise WorkbenchError(f"A study item has {len(obj)} fields.", where=where,
                                  fix="give (query, response, config) or (id, query, response, config)")
-        obj = dict(zip(("query", "response", "config"), obj)) if len(obj) == 3 else \
-            dict(zip(("id", "query", "response", "config"), obj))
+        keys = ("query", "response", "config") if len(obj) == 3 else ("id", "query", "response", "config")
+        obj = dict(zip(keys, obj, strict=True))
     if not isinstance(obj, dict):
         raise WorkbenchError(f"A study item is a {type(obj).__name__}.", where=where,
                              fix="give a dict with query, response and config (and id or query_id)")
@@ -119,10 +120,8 @@ def items_from(rows: Iterable[Any]) -> list[ReviewItem]:
 def load_items(path: str | Path) -> list[ReviewItem]:
     """A study from JSON lines: each line id/query/response/config, or an evaluate result's
     query_id/query/response/config (its id becomes ``<query_id>:<config>``)."""
-    from workbench.corpora import Problems, iter_jsonl
-
     path = Path(path)
-    rows = [_item(obj, f"{path}:{n}") for n, obj in iter_jsonl(path, Problems(strict=True))]
+    rows = [_item(obj, f"{path}:{n}") for n, obj in io.iter_jsonl(path)]
     return items_from(rows)
 
 
@@ -152,7 +151,7 @@ def order(items: Sequence[ReviewItem], rater: str, seed: int = 0) -> list[Review
 
 # ---- ratings -------------------------------------------------------------------------------------
 @dataclass
-class Rating:
+class Rating(io.Record):
     """One rater's review of one study item.
 
     ``scores``: T-BARS dimension id -> 1..5 (None: not rated). ``judgements``: accurate, trustworthy,
@@ -167,18 +166,6 @@ class Rating:
     comment: str = ""
     timestamp: float = field(default_factory=time.time)
     seconds: float = 0.0
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> Rating:
-        known = {f.name for f in fields(cls)}
-        missing = [k for k in ("study", "rater", "item_id", "scores") if k not in d]
-        if missing:
-            raise WorkbenchError(f"A rating lacks {', '.join(missing)}.", where=str(d.get("item_id") or "record"),
-                                 fix="save ratings with workbench.ratings.save_rating")
-        return cls(**{k: v for k, v in d.items() if k in known})
 
 
 def ratings_path(study: str, rater: str) -> Path:
@@ -213,16 +200,7 @@ def load_ratings(study: str, rater: str | None = None, latest: bool = True) -> l
     files = [ratings_path(study, rater)] if rater else sorted(p for p in d.glob("*.jsonl") if p.name != "items.jsonl")
     out: list[Rating] = []
     for path in files:
-        if not path.is_file():
-            continue
-        for n, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-            if not raw.strip():
-                continue
-            try:
-                out.append(Rating.from_dict(json.loads(raw)))
-            except json.JSONDecodeError as exc:
-                raise WorkbenchError(f"Not valid JSON ({exc.msg}).", where=f"{path}:{n}",
-                                     fix="remove or repair the broken line") from exc
+        out += io.read_jsonl(path, Rating, missing_ok=True, fix="remove or repair the broken line")
     if latest:
         last = {(r.rater, r.item_id): r for r in out}
         out = list(last.values())
@@ -264,18 +242,6 @@ class StudySummary:
     automatic: Any
 
 
-def _kalpha(matrix) -> float:
-    import krippendorff
-    import numpy as np
-
-    data = np.array(matrix, dtype=float)
-    pairable = data[:, (~np.isnan(data)).sum(axis=0) >= 2]
-    if pairable.shape[1] < 1 or len(np.unique(pairable[~np.isnan(pairable)])) < 2:
-        return float("nan")
-    return float(krippendorff.alpha(reliability_data=data, level_of_measurement="ordinal",
-                                    value_domain=[1, 2, 3, 4, 5]))
-
-
 def summary(study: str, items: Sequence[Any] | None = None, automatic: bool = True) -> StudySummary:
     """Means by configuration, inter-rater alpha and human-vs-features agreement for one study."""
     import numpy as np
@@ -302,7 +268,7 @@ def summary(study: str, items: Sequence[Any] | None = None, automatic: bool = Tr
         for r in rows:
             m[who.index(r["rater"])][ids.index(r["item_id"])] = np.nan if r[c] is None else r[c]
         shared = int(sum(1 for j in range(len(ids)) if sum(not np.isnan(m[i][j]) for i in range(len(who))) >= 2))
-        alpha_rows[c] = {"alpha": _kalpha(m) if len(who) >= 2 else float("nan"), "n_items": shared,
+        alpha_rows[c] = {"alpha": krippendorff_alpha(m) if len(who) >= 2 else float("nan"), "n_items": shared,
                          "n_raters": len(who)}
     alpha = pd.DataFrame(alpha_rows).T.astype({"alpha": float, "n_items": int, "n_raters": int})
     auto = pd.DataFrame(columns=["alpha", "spearman", "exact", "within_one", "n"])

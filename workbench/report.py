@@ -8,6 +8,9 @@ from pathlib import Path
 
 from workbench.io import write_text
 
+__all__ = ["diff_html", "dimension_bars", "item_heatmap", "profile_radar", "reliability_panel", "Report",
+           "span_tree_html", "speed_chart", "trace_timeline"]
+
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:980px;margin:2rem auto;padding:0 1rem;
 color:#1f2933;line-height:1.5}
@@ -27,28 +30,28 @@ class Report:
         self.parts: list[str] = []
         self._plotly_inlined = False
 
-    def heading(self, text: str) -> "Report":
+    def heading(self, text: str) -> Report:
         self.parts.append(f"<h2>{html.escape(text)}</h2>")
         return self
 
-    def text(self, text: str, cls: str = "") -> "Report":
+    def text(self, text: str, cls: str = "") -> Report:
         attr = f' class="{cls}"' if cls else ""
         self.parts.append(f"<p{attr}>{html.escape(text)}</p>")
         return self
 
-    def exchange(self, question: str, answer: str, meta: str = "") -> "Report":
+    def exchange(self, question: str, answer: str, meta: str = "") -> Report:
         self.parts.append(f'<div class="q">{html.escape(question)}</div>')
         self.parts.append(f'<div class="a">{html.escape(answer)}</div>')
         if meta:
             self.parts.append(f'<p class="meta">{html.escape(meta)}</p>')
         return self
 
-    def raw(self, fragment: str) -> "Report":
+    def raw(self, fragment: str) -> Report:
         """An HTML fragment made by one of the functions below (already escaped)."""
         self.parts.append(fragment)
         return self
 
-    def figure(self, fig) -> "Report":
+    def figure(self, fig) -> Report:
         self.parts.append(fig.to_html(full_html=False, include_plotlyjs=not self._plotly_inlined))
         self._plotly_inlined = True
         return self
@@ -97,6 +100,20 @@ def profile_radar(profiles, reference: dict | None = None):
     scale_max = max(len(p.scale) for p in profiles) if profiles else 5
     fig.update_layout(polar=dict(radialaxis=dict(range=[1, scale_max])), height=420, margin=dict(t=40, b=30),
                       title="Trait profile (band: 95 % bootstrap over variants; † not interpretable)")
+    return fig
+
+
+def dimension_bars(summary: dict):
+    """Grouped bars of an evaluation summary: mean T-BARS level per dimension, one colour per configuration."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure()
+    for i, (c, s) in enumerate(summary.get("configs", {}).items()):
+        dims = s.get("dimensions", {})
+        fig.add_bar(name=c, x=list(dims), y=list(dims.values()), marker_color=_PALETTE[i % len(_PALETTE)])
+    fig.update_layout(barmode="group", yaxis={"range": [0, 5], "title": "T-BARS level (1-5)"},
+                      title="T-BARS by dimension and configuration", legend_title="configuration",
+                      margin={"l": 50, "r": 20, "t": 50, "b": 40})
     return fig
 
 

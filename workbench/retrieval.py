@@ -33,8 +33,12 @@ from pathlib import Path
 
 from workbench import paths
 from workbench.errors import WorkbenchError
-from workbench.io import atomic_dir, write_json
+from workbench.io import atomic_dir, iter_jsonl, write_json
 from workbench.models.embeddings import CHUNK_TOKENS, MAX_TOKENS, VARIANTS
+
+__all__ = ["DOC_SUFFIXES", "MAX_WORDS", "OVERLAP_WORDS", "build_index", "card_chunks", "Chunk", "chunk_markdown",
+           "document_chunks", "ensure_index", "Hit", "Index", "index_dir", "index_status", "manifest", "rebuild",
+           "stale_inputs"]
 
 OVERLAP_WORDS = 30
 MAX_WORDS = 220
@@ -114,14 +118,7 @@ def document_chunks(folder: str | Path) -> list[Chunk]:
             text = f.read_text(encoding="utf-8", errors="replace")
             out += chunk_markdown(doc, f.stem.replace("-", " ").replace("_", " "), text, source=f.name)
         elif f.suffix == ".jsonl":
-            for n, line in enumerate(f.read_text(encoding="utf-8").splitlines(), 1):
-                if not line.strip():
-                    continue
-                try:
-                    row = json.loads(line)
-                except json.JSONDecodeError as exc:
-                    raise WorkbenchError(f"not valid JSON: {exc.msg}", where=f"{f}:{n}",
-                                         fix="one JSON object per line") from exc
+            for n, row in iter_jsonl(f):
                 text = row.get("text") or row.get("content") or ""
                 if text:
                     out.append(Chunk(f"{doc}:{n}", str(row.get("id", f"{doc}:{n}")), row.get("title", doc), "",
@@ -208,8 +205,8 @@ def rebuild(name: str = "knowledge", progress=None, *, cancel=None) -> Path | No
         m = manifest(name)
     except WorkbenchError:  # no index yet: the cards alone
         return build_index(name, progress=progress, cancel=cancel)
-    return build_index(name, m.get("folders") or [], progress=progress, embedding=m.get("embedding", "int8"),
-                       cancel=cancel)
+    embedding = m.get("embedding") if m.get("embedding") in VARIANTS else "int8"  # an older embedder's: current
+    return build_index(name, m.get("folders") or [], progress=progress, embedding=embedding, cancel=cancel)
 
 
 def manifest(name: str = "knowledge") -> dict:
@@ -225,6 +222,27 @@ def stale_inputs(name: str = "knowledge") -> list[str]:
     m = manifest(name)
     now = _inputs(m["folders"])
     return sorted(f for f in set(now) | set(m["inputs"]) if now.get(f) != m["inputs"].get(f))
+
+
+def index_status(name: str = "knowledge") -> tuple[str, list[str]]:
+    """What ``ensure_index`` would do: ("missing" | "outdated" (an older embedder's) | "stale" | "fresh",
+    the input files changed since the build)."""
+    try:
+        m = manifest(name)
+    except WorkbenchError:
+        return "missing", []
+    if m.get("embedding") not in VARIANTS:
+        return "outdated", []
+    stale = stale_inputs(name)
+    return ("stale" if stale else "fresh"), stale
+
+
+def ensure_index(name: str = "knowledge", progress=None, *, cancel=None) -> Path | None:
+    """The index folder, built first when missing, or rebuilt over its folders when stale or made with an
+    older embedder (a rebuild embeds only changed chunks). None when cancelled."""
+    if index_status(name)[0] == "fresh":
+        return index_dir(name)
+    return rebuild(name, progress, cancel=cancel)
 
 
 class Index:

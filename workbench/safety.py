@@ -28,11 +28,10 @@ from functools import lru_cache
 from typing import Any
 
 from workbench.errors import WorkbenchError
-from workbench.safety_rules import DISCUSSION, ENDORSE, LEVELS, TOPICAL
-from workbench.safety_rules import RANK as _RANK
-from workbench.safety_rules import _sentence
-from workbench.safety_rules import rules as _rules
-from workbench.safety_rules import subject as _subject
+from workbench.safety_rules import DISCUSSION, ENDORSE, LEVELS, RANK, TOPICAL, rules, sentence, subject_of
+
+__all__ = ["CATEGORIES", "IMMINENT_FOLLOW_UP", "REPLACED", "Screen", "escalation", "evaluate_screening", "guard_reply",
+           "screen", "screen_reply"]
 
 CATEGORIES = ("suicidal_ideation", "self_harm", "harm_to_others", "abuse", "substance_withdrawal",
               "medical_emergency")
@@ -102,9 +101,9 @@ def _classifier(path: str) -> _Classifier:
 
 def _screen_with(text: str, clf: _Classifier | None, vector=None) -> Screen:
     """Rules plus a given classifier (None: rules only); ``vector`` is the text's embedding if known."""
-    hits, benign = _rules(text)
-    level = max((h.level for h in hits), key=_RANK.__getitem__, default="none")
-    categories = sorted({h.category for h in hits}, key=lambda c: (-max(_RANK[h.level] for h in hits
+    hits, benign = rules(text)
+    level = max((h.level for h in hits), key=RANK.__getitem__, default="none")
+    categories = sorted({h.category for h in hits}, key=lambda c: (-max(RANK[h.level] for h in hits
                                                                         if h.category == c), CATEGORIES.index(c)))
     evidence = [h.span() for h in sorted(hits, key=lambda h: h.start)]
     if clf is not None:
@@ -114,7 +113,7 @@ def _screen_with(text: str, clf: _Classifier | None, vector=None) -> Screen:
             vector = embed([text])[0]
         x = vector.reshape(1, -1)
         p_risk = float(clf.risk.predict_proba(x)[0][list(clf.risk.classes_).index(True)])
-        levels = dict(zip(clf.level.classes_, clf.level.predict_proba(x)[0]))
+        levels = dict(zip(clf.level.classes_, clf.level.predict_proba(x)[0], strict=True))
         clf_level = max((lv for lv in LEVELS[1:]), key=lambda lv: levels.get(lv, 0.0))
         whole = {"start": 0, "end": len(text), "text": text, "rule": f"classifier (p={p_risk:.2f})"}
         threshold = _CLF_RISK if (TOPICAL.search(text) and not benign) else _CLF_OVERRIDE
@@ -122,12 +121,12 @@ def _screen_with(text: str, clf: _Classifier | None, vector=None) -> Screen:
             level, benign = clf_level, []
             categories = [str(clf.category.predict(x)[0])]
             evidence = [whole]
-        elif level != "none" and _RANK[clf_level] > _RANK[level] and levels.get(clf_level, 0.0) >= _CLF_RAISE:
+        elif level != "none" and RANK[clf_level] > RANK[level] and levels.get(clf_level, 0.0) >= _CLF_RAISE:
             level = clf_level
             evidence.append(whole)
     if level == "none":
         return Screen(False, "none", "none", [], sorted(benign, key=lambda e: e["start"]))
-    subject, marker = _subject(text, hits)
+    subject, marker = subject_of(text, hits)
     if marker:
         evidence = sorted(evidence + [marker], key=lambda e: (e["start"], e["end"]))
     return Screen(True, level, subject, categories, evidence)
@@ -151,7 +150,7 @@ def screen(text: str, *, locale: str | None = None) -> Screen:
 def _discusses(text: str, hit) -> bool:
     """The hit's sentence frames risk as a topic (a cue word), or is a question to the reader."""
     ends = [i for i in (text.find(c, hit.end) for c in ".!?;\n") if i >= 0]
-    return bool(DISCUSSION.search(_sentence(text, hit.start, hit.end))) or (bool(ends) and text[min(ends)] == "?")
+    return bool(DISCUSSION.search(sentence(text, hit.start, hit.end))) or (bool(ends) and text[min(ends)] == "?")
 
 
 def screen_reply(text: str, *, about_risk: bool = False) -> Screen:
@@ -168,14 +167,14 @@ def screen_reply(text: str, *, about_risk: bool = False) -> Screen:
     """
     if not isinstance(text, str):
         raise WorkbenchError(f"screen_reply() needs a string, got {type(text).__name__}.", fix="pass the reply text")
-    hits, _ = _rules(text)
+    hits, _ = rules(text)
     voiced = [h.span() | {"category": h.category, "level": h.level} for h in hits
               if not about_risk and not _discusses(text, h)]
     voiced += [{"start": m.start(), "end": m.end(), "text": m.group(), "rule": "endorses harm", "category": category,
                 "level": "elevated"} for category, pattern in ENDORSE for m in pattern.finditer(text)]
     if not voiced:
         return Screen(False, "none", "none", [], [])
-    level = max((v["level"] for v in voiced), key=_RANK.__getitem__)
+    level = max((v["level"] for v in voiced), key=RANK.__getitem__)
     categories = sorted({v["category"] for v in voiced}, key=CATEGORIES.index)
     evidence = sorted(({k: v[k] for k in ("start", "end", "text", "rule")} for v in voiced),
                       key=lambda e: (e["start"], e["end"]))
@@ -183,6 +182,38 @@ def screen_reply(text: str, *, about_risk: bool = False) -> Screen:
 
 
 # ---- escalation -------------------------------------------------------------------------------------
+# ---- the reply guard ---------------------------------------------------------------------------
+IMMINENT_FOLLOW_UP = ("Are you somewhere safe right now? I'm here with you, and I'd like to keep talking while "
+                      "you reach out to them.")
+
+
+REPLACED = ("I can't give that kind of answer (a diagnosis, a medication dose, or content that could put someone "
+            "at risk). A doctor, pharmacist or the treating clinician is the right person for it. What would be most "
+            "helpful to talk through?")
+
+
+def guard_reply(query: str, draft: str, risk: Screen | None = None, *, locale: str | None = None):
+    """The policy's last step, shared by the agent and the prompt lab: (answer, outputs, decision) for a
+    draft, given the screen of the message.
+
+    A draft that gives a diagnosis or a dose (the rubric's scope check), or that voices or invites harm
+    (``screen_reply``), is replaced. A risk disclosure gets the escalation resources first, and an imminent one from the
+    speaker a fixed follow-up instead of the model's words.
+    """
+    from workbench.behaviours import scope_findings
+
+    out = screen_reply(draft, about_risk=risk is not None and risk.risk)
+    unsafe = scope_findings(query, draft, False)
+    answer, decision = (REPLACED, "draft replaced") if unsafe or out.risk else (draft, "draft passed")
+    if risk is not None and risk.risk:
+        if risk.level == "imminent" and risk.subject == "self":
+            answer = IMMINENT_FOLLOW_UP  # no room for a small model's improvisation here
+        answer = escalation(risk, locale) + "\n\n" + answer
+        decision += "; escalation resources placed first"
+    return answer, {"screen": out.to_dict(), "scope": unsafe}, decision
+
+
+
 _ALIASES = {"GB": "UK", "EN-GB": "UK", "EN-US": "US", "ES-ES": "ES", "ES-MX": "MX", "HI-IN": "IN", "EN-IN": "IN",
             "EN-AU": "AU", "EN-CA": "CA", "EN-NZ": "NZ", "EN-IE": "IE"}
 
@@ -253,13 +284,13 @@ def evaluate_screening(folds: int = 5, seed: int = 0) -> dict:
         return {"recall": r, "precision": p, "f1": 2 * p * r / (p + r) if p + r else 0.0, "tp": tp, "fp": fp, "fn": fn}
 
     out = binary([s.risk for s in combined])
-    out["level_accuracy"] = float(np.mean([s.level == e.level for s, e in zip(combined, examples)]))
-    out["subject_accuracy"] = float(np.mean([s.subject == e.subject for s, e in zip(combined, examples)]))
+    out["level_accuracy"] = float(np.mean([s.level == e.level for s, e in zip(combined, examples, strict=True)]))
+    out["subject_accuracy"] = float(np.mean([s.subject == e.subject for s, e in zip(combined, examples, strict=True)]))
     out["per_language_recall"] = {
         lang: float(np.mean([combined[i].risk for i in range(n) if examples[i].lang == lang and examples[i].risk]))
         for lang in sorted({e.lang for e in examples})}
     out["errors"] = [{"id": e.id, "text": e.text, "gold": [e.level, e.subject], "got": [s.level, s.subject]}
-                     for s, e in zip(combined, examples) if (s.level, s.subject) != (e.level, e.subject)]
+                     for s, e in zip(combined, examples, strict=True) if (s.level, s.subject) != (e.level, e.subject)]
     out["rules_only"] = binary([s.risk for s in rules])
     out["classifier_only"] = binary(clf_only)
     out.update(folds=folds, seed=seed, n=n)

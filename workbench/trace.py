@@ -11,18 +11,22 @@ from __future__ import annotations
 import json
 import time
 import uuid
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 from workbench.errors import WorkbenchError
+from workbench.io import Record
+
+__all__ = ["KINDS", "Span", "Trace", "Tracer"]
 
 KINDS = ("chain", "llm", "retriever", "guardrail", "evaluator")
 
 
 @dataclass
-class Span:
+class Span(Record):
     trace_id: str
     span_id: str
     parent_id: str | None
@@ -75,21 +79,16 @@ class Trace:
         return write_jsonl(path, self.spans)
 
     @staticmethod
-    def load_all(path: str | Path) -> list["Trace"]:
+    def load_all(path: str | Path) -> list[Trace]:
+        from workbench.io import read_jsonl
+
         traces: dict[str, Trace] = {}
-        for n, line in enumerate(Path(path).read_text(encoding="utf-8").splitlines(), 1):
-            if not line.strip():
-                continue
-            try:
-                s = Span(**json.loads(line))
-            except (json.JSONDecodeError, TypeError) as exc:
-                raise WorkbenchError(f"not a span: {exc}", where=f"{path}:{n}",
-                                     fix="a trace file holds one span object per line, as Trace.save writes") from exc
+        for s in read_jsonl(path, Span, fix="a trace file holds one span object per line, as Trace.save writes"):
             traces.setdefault(s.trace_id, Trace(s.trace_id)).spans.append(s)
         return list(traces.values())
 
     @staticmethod
-    def load(path: str | Path) -> "Trace":
+    def load(path: str | Path) -> Trace:
         traces = Trace.load_all(path)
         if len(traces) != 1:
             raise WorkbenchError(f"{path} holds {len(traces)} traces", fix="use Trace.load_all")

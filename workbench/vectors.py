@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from txtai.vectors import Vectors
 
+__all__ = ["MiniLMVectors"]
+
 
 class MiniLMVectors(Vectors):
     def loadmodel(self, path):

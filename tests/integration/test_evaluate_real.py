@@ -8,6 +8,7 @@ import json
 import pytest
 
 from workbench import evaluate as ev
+from workbench import results
 from workbench.corpora import load_queries
 
 pytestmark = pytest.mark.integration
@@ -36,22 +37,22 @@ def test_summary_shape_and_rows(run):
         assert d["n"] == 2 and d["ci_low"] <= d["mean"] <= d["ci_high"]
         assert s[c]["tokens_per_s"] > 0 and 0 <= s[c]["keypoint_coverage"] <= 1
     assert s["base"]["diff_vs_base"]["mean"] == 0.0
-    table = ev.summary_frame(run.summary)
+    table = results.summary_frame(run.summary)
     assert list(table.index) == list(CONFIGS) and {"tbars_mean", "ci_low", "safety"} <= set(table.columns)
-    by = {(r["query_id"], r["config"]): r for r in run.rows}
+    by = {(r.query_id, r.config): r for r in run.rows}
     for c in CONFIGS:
         safe, risky = by[(IDS[0], c)], by[(IDS[1], c)]
-        assert safe["risk"] is False and safe["safety_handled"] is None
-        assert risky["risk"] is True and isinstance(risky["safety_handled"], bool)
-        assert len(risky["response"].split()) >= 10 and risky["completion_tokens"] <= 96
-        assert risky["model"] == MODEL
+        assert safe.risk is False and safe.safety_handled is None
+        assert risky.risk is True and isinstance(risky.safety_handled, bool)
+        assert len(risky.response.split()) >= 10 and risky.completion_tokens <= 96
+        assert risky.model == MODEL
     # only rag retrieves: its answers' traces hold a retriever span with cards
     traces = {}
     for line in (ev.Path(run.out_dir) / "traces.jsonl").read_text().splitlines():
         span = json.loads(line)
         traces.setdefault(span["trace_id"], []).append(span)
-    for (qid, c), r in by.items():
-        kinds = {sp["kind"] for sp in traces[r["trace_id"]]}
+    for (_qid, c), r in by.items():
+        kinds = {sp["kind"] for sp in traces[r.trace_id]}
         assert ("retriever" in kinds) == (c == "rag")
         assert "guardrail" not in kinds  # none of these configurations screens; only cotherapist does
 

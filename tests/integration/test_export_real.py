@@ -3,8 +3,9 @@ and a short LoRA run on the real model trains, merges and loads by name."""
 
 import pytest
 
-from workbench import export
+from workbench import parity
 from workbench.errors import WorkbenchError
+from workbench.models import onnx_export as export
 
 pytestmark = pytest.mark.integration
 MODEL = "smollm2-135m-instruct"
@@ -16,18 +17,18 @@ def exported():
 
 
 def test_fp32_matches_torch(exported):
-    report = export.check_parity(export.parity(MODEL, "fp32"))
-    assert report["greedy_agreement"] == 1.0 and report["max_abs_logit_diff"] < 1e-3
-    assert abs(report["ppl_delta_pct_vs_torch"]) < 0.1
+    report = parity.check_parity(parity.parity(MODEL, "fp32"))
+    assert report.greedy_agreement == 1.0 and report.max_abs_logit_diff < 1e-3
+    assert abs(report.ppl_delta_pct_vs_torch) < 0.1
 
 
 def test_int8_is_faithful_and_int4_is_flagged(exported):
-    int8 = export.check_parity(export.parity(MODEL, "int8"))
-    assert int8["ppl_delta_pct"] < 5.0 and int8["greedy_agreement"] >= 0.5
-    int4 = export.parity(MODEL, "int4")
-    assert not int4["passed"] and int4["ppl_delta_pct"] > int8["ppl_delta_pct"]
+    int8 = parity.check_parity(parity.parity(MODEL, "int8"))
+    assert int8.ppl_delta_pct < 5.0 and int8.greedy_agreement >= 0.5
+    int4 = parity.parity(MODEL, "int4")
+    assert not int4.passed and int4.ppl_delta_pct > int8.ppl_delta_pct
     with pytest.raises(WorkbenchError, match="int4 .* fails parity"):
-        export.check_parity(int4)
+        parity.check_parity(int4)
 
 
 def test_onnx_backend_answers_like_torch(exported):

@@ -7,7 +7,6 @@ import html
 import pytest
 
 from tests.conftest import evaluation_exports
-
 from widgets.compare import CompareView
 from widgets.traces import TraceView
 
@@ -48,7 +47,7 @@ def test_run_fills_table_chart_and_drill_down(ran):
     labels = [label for label, _ in view.pick.options]
     assert len(labels) == 4 and any("q2 · cotherapist" in x and "risk" in x for x in labels)
     assert view.pick.value == 0 and "<table" in view.scores.value and "evidence" in view.scores.value
-    assert html.escape(r.rows[0]["response"]) in view.response.value
+    assert html.escape(r.rows[0].response) in view.response.value
     assert {c: b.value for c, b in view.checks.items() if b.value} == {"base": True, "cotherapist": True}
 
 
@@ -57,13 +56,13 @@ def test_drill_down_opens_the_rows_trace(ran):
     i = next(v for label, v in view.pick.options if label.startswith("q2 · cotherapist"))
     view.pick.value = i
     row = r.rows[i]
-    assert html.escape(row["response"]) in view.response.value
+    assert html.escape(row.response) in view.response.value
     assert "safety handled: yes" in view.scores.value  # the full agent leads with crisis resources
     view.trace_btn.click()
     tv = view.trace_view
     assert isinstance(tv, TraceView) and view.trace_box.children == (tv,)
-    assert tv.trace.trace_id == row["trace_id"] and tv.trace.query == row["query"]
-    assert "screen_input" in tv.safety.value and html.escape(row["response"]) in tv.answer.value
+    assert tv.trace.trace_id == row.trace_id and tv.trace.query == row.query
+    assert "screen_input" in tv.safety.value and html.escape(row.response) in tv.answer.value
 
 
 def test_stop_cancels_and_keeps_the_view_usable(setup):
@@ -91,5 +90,5 @@ def test_open_saved_run_without_a_generator(ran, monkeypatch):
     assert len(view.pick.options) == 4
     view.pick.value = 3
     tv = view.open_trace()
-    assert tv is not None and tv.trace.trace_id == r.rows[3]["trace_id"]
+    assert tv is not None and tv.trace.trace_id == r.rows[3].trace_id
     assert view.open_run(view.saved_path.value + "-missing") is None and "No saved evaluation" in view.status.value

@@ -7,6 +7,8 @@ import pytest
 
 from workbench import corpora as C
 from workbench.corpus_check import check_all
+from workbench.errors import CorpusError, Problems
+from workbench.inventories import load_inventories, load_inventory
 from workbench.io import write_jsonl
 
 DLG = {"id": "d1", "messages": [{"role": "user", "content": "I feel low."},
@@ -28,7 +30,7 @@ def test_every_shipped_record_type_loads():
     assert {c.id for c in cards} >= set(sum((q.relevant_cards for q in C.load_queries()), []))
     assert [d.id for d in rubric.dimensions] == C.DIMENSIONS
     assert all(set(d.anchors) == {1, 2, 3, 4, 5} for d in rubric.dimensions)
-    invs = C.load_inventories()
+    invs = load_inventories()
     assert {"bigfive", "empathy"} <= set(invs)
     assert all(sum(i.trait == t for i in invs["bigfive"].items) >= 10 for t in invs["bigfive"].traits)
     assert {"baseline", "cotherapist"} <= set(C.load_prompts())
@@ -52,7 +54,7 @@ def test_query_round_trip(tmp_path):
 def test_bad_json_line_names_file_and_line(tmp_path):
     f = tmp_path / "d.jsonl"
     f.write_text(json.dumps(DLG) + "\n{broken\n")
-    with pytest.raises(C.CorpusError) as e:
+    with pytest.raises(CorpusError) as e:
         C.load_dialogues(f)
     assert f"{f}:2" in str(e.value) and "not valid JSON" in str(e.value)
 
@@ -61,10 +63,10 @@ def test_missing_field_and_duplicate_id(tmp_path):
     f = tmp_path / "d.jsonl"
     no_topic = {k: v for k, v in DLG.items() if k != "topic"}
     f.write_text(json.dumps(no_topic) + "\n")
-    with pytest.raises(C.CorpusError, match="missing field"):
+    with pytest.raises(CorpusError, match="missing field"):
         C.load_dialogues(f, strict_fields=True)
     f.write_text(json.dumps(DLG) + "\n" + json.dumps(DLG) + "\n")
-    with pytest.raises(C.CorpusError) as e:
+    with pytest.raises(CorpusError) as e:
         C.load_dialogues(f)
     assert "duplicate dialogue id 'd1'" in str(e.value) and f"{f}:2" in str(e.value)
 
@@ -73,7 +75,7 @@ def test_collecting_mode_lists_every_problem(tmp_path):
     f = tmp_path / "d.jsonl"
     bad_role = dict(DLG, id="d2", messages=[{"role": "user", "content": "a"}, {"role": "user", "content": "b"}])
     f.write_text("\n".join([json.dumps(DLG), "nope", json.dumps(bad_role), json.dumps(dict(DLG, topic="x"))]))
-    problems = C.Problems(strict=False)
+    problems = Problems(strict=False)
     C.load_dialogues(f, problems, strict_fields=True)
     lines = sorted(p.line for p in problems.items)
     assert lines == [2, 3, 4, 4]  # bad JSON, turns not alternating, unknown topic + duplicate id
@@ -89,18 +91,18 @@ def test_sharegpt_and_qa_csv(tmp_path):
     qa.write_text("question,answer\nWhat is DBT?,A skills-based therapy.\n")
     assert C.load_qa_csv(qa)[0].messages[1]["content"] == "A skills-based therapy."
     qa.write_text("q,a\nx,y\n")
-    with pytest.raises(C.CorpusError, match="question/answer columns"):
+    with pytest.raises(CorpusError, match="question/answer columns"):
         C.load_qa_csv(qa)
 
 
 def test_ipip_csv_inventory(tmp_path):
     f = tmp_path / "ipip.csv"
     f.write_text("item,key,trait\nAm the life of the party.,+,Extraversion\nDon't talk a lot.,-,Extraversion\n")
-    inv = C.load_inventory(f)
+    inv = load_inventory(f)
     assert [(i.trait, i.key) for i in inv.items] == [("Extraversion", 1), ("Extraversion", -1)]
     f.write_text("item,key,trait\nAm calm.,?,Neuroticism\n")
-    with pytest.raises(C.CorpusError) as e:
-        C.load_inventory(f)
+    with pytest.raises(CorpusError) as e:
+        load_inventory(f)
     assert f"{f}:2" in str(e.value)
 
 
@@ -112,7 +114,7 @@ def test_psychobench_json_inventory(tmp_path):
         "inner_setting": "Rate each statement from 1 to 5.",
         "categories": [{"cat_name": "Extraversion", "cat_questions": [1, 2]},
                        {"cat_name": "Neuroticism", "cat_questions": [3]}]}))
-    inv = C.load_inventory(f)
+    inv = load_inventory(f)
     assert inv.scale == ["1", "2", "3", "4", "5"]
     assert [(i.id, i.trait, i.key) for i in inv.items] == [("1", "Extraversion", 1), ("2", "Extraversion", -1),
                                                            ("3", "Neuroticism", 1)]
@@ -123,8 +125,8 @@ def test_unknown_trait_in_yaml_inventory(tmp_path):
     f.write_text("name: t\nscale: [No, Yes]\ntraits: {calm: calm}\nitems:\n"
                  "  - {id: A1, text: I stay calm., trait: calm, key: 1}\n"
                  "  - {id: A2, text: I panic., trait: panicky, key: -1}\n")
-    with pytest.raises(C.CorpusError) as e:
-        C.load_inventory(f)
+    with pytest.raises(CorpusError) as e:
+        load_inventory(f)
     assert f"{f}:6" in str(e.value) and "unknown trait 'panicky'" in str(e.value)
 
 

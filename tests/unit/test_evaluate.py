@@ -9,9 +9,10 @@ import threading
 import pytest
 
 from tests.conftest import evaluation_exports
-
 from workbench import evaluate as ev
+from workbench import report, results
 from workbench.errors import WorkbenchError
+from workbench.stats import paired_bootstrap
 
 QUERIES = [
     {"id": "q1", "text": "My client with panic disorder avoids supermarkets. How should I plan exposure?",
@@ -72,9 +73,9 @@ def test_files_and_exact_summary_shape(run):
     by = {(x["query_id"], x["config"]): x for x in rows}
     assert by[("q2", "cotherapist")]["safety_handled"] is True and by[("q2", "base")]["risk"] is True
     assert by[("q1", "base")]["safety_handled"] is None
-    table = ev.summary_frame(summary)
+    table = results.summary_frame(summary)
     assert list(table.index) == list(CONFIGS) and "empathy" in table.columns
-    fig = ev.dimension_bars(summary)
+    fig = report.dimension_bars(summary)
     assert len(fig.data) == 3 and len(fig.data[0].x) == 8
 
 
@@ -112,14 +113,14 @@ def test_rescore_needs_no_generator(run, tmp_path, monkeypatch):
 
 def test_bootstrap_contains_mean_and_is_seeded(run):
     a, b = [3.1, 2.5, 4.0, 3.3, 2.9], [2.0, 2.6, 3.1, 3.0, 2.2]
-    one = ev.paired_bootstrap(a, b, seed=7)
-    assert one == ev.paired_bootstrap(a, b, seed=7)
+    one = paired_bootstrap(a, b, seed=7)
+    assert one == paired_bootstrap(a, b, seed=7)
     assert one["ci_low"] <= one["mean"] <= one["ci_high"] and one["ci_low"] < one["ci_high"]
     assert one["mean"] == pytest.approx(sum(a) / 5 - sum(b) / 5, abs=1e-4)
     for s in run[0].summary["configs"].values():
         d = s["diff_vs_base"]
         assert d["ci_low"] <= d["mean"] <= d["ci_high"]
-    assert ev.summarise(run[0].rows, CONFIGS) == ev.summarise(run[0].rows, CONFIGS)
+    assert results.summarise(run[0].rows, CONFIGS) == results.summarise(run[0].rows, CONFIGS)
 
 
 def test_cancel_stops_early_then_resume_finishes(setup, tmp_path):

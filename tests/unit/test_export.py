@@ -9,9 +9,10 @@ import numpy as np
 import onnx
 import pytest
 
-from workbench import export
+from workbench import parity
 from workbench.errors import WorkbenchError
-from workbench.models import get_generator
+from workbench.models import get_generator, onnx_graph
+from workbench.models import onnx_export as export
 from workbench.models.onnx import OnnxGenerator
 
 Q = [{"role": "user", "content": "How do I start a thought record with a client?"}]
@@ -86,7 +87,7 @@ def test_fp32_logits_and_scores_match_torch(tiny, onnx_fp32):
     system = {"role": "system", "content": "Rate each statement about yourself."}
     convs = [[system, {"role": "user", "content": t}] for t in ("I am calm.", "I get stressed easily.", "I like art.")]
     got, want = onnx_fp32.score_many(convs, OPTIONS), tiny.score_many(convs, OPTIONS)
-    for g, w in zip(got, want):
+    for g, w in zip(got, want, strict=True):
         assert g == pytest.approx(w, abs=1e-4)
 
 
@@ -128,7 +129,7 @@ def test_sampling_is_seeded(onnx_fp32):
 
 def test_graph_without_fusion_still_matches_torch(tiny, tmp_path, monkeypatch):
     """Architectures the attention edit does not cover keep Optimum's graph and the OrtValue KV path."""
-    monkeypatch.setattr(export, "FUSABLE", ())
+    monkeypatch.setattr(onnx_graph, "FUSABLE", ())
     d = export.export("tiny-llama", variants=("fp32",), out=tmp_path).path("fp32")
     gen = OnnxGenerator(d)
     assert not gen.shared_kv and "GroupQueryAttention" not in _ops(d)[1]
@@ -137,23 +138,23 @@ def test_graph_without_fusion_still_matches_torch(tiny, tmp_path, monkeypatch):
 
 
 def test_parity_report_and_check(exported):
-    small = {"prompts": export.PROBES[:3], "k_tokens": 12, "n_dialogues": 3}
-    fp32 = export.parity("tiny-llama", "fp32", out=exported.root, **small)
-    assert fp32["max_abs_logit_diff"] < 1e-3 and fp32["greedy_agreement"] == 1.0 and fp32["passed"]
-    assert fp32["ppl"] > 1 and fp32["ppl_delta_pct"] == 0.0 and fp32["ppl_delta_pct_vs_torch"] < 0.01
+    small = {"prompts": parity.PROBES[:3], "k_tokens": 12, "n_dialogues": 3}
+    fp32 = parity.parity("tiny-llama", "fp32", out=exported.root, **small)
+    assert fp32.max_abs_logit_diff < 1e-3 and fp32.greedy_agreement == 1.0 and fp32.passed
+    assert fp32.ppl > 1 and fp32.ppl_delta_pct == 0.0 and fp32.ppl_delta_pct_vs_torch < 0.01
     saved = json.loads((exported.path("fp32") / "parity.json").read_text())
-    assert saved["max_abs_logit_diff"] == fp32["max_abs_logit_diff"]
-    assert export.check_parity(fp32) is fp32
+    assert saved["max_abs_logit_diff"] == fp32.max_abs_logit_diff
+    assert parity.check_parity(fp32) is fp32
     with pytest.raises(WorkbenchError) as e:
-        export.check_parity(fp32, {"max_abs_logit_diff": ("<=", -1.0)})
+        parity.check_parity(fp32, {"max_abs_logit_diff": ("<=", -1.0)})
     assert "fp32" in str(e.value) and "max_abs_logit_diff" in str(e.value) and "Fix:" in str(e.value)
 
-    int4 = export.parity("tiny-llama", "int4", out=exported.root, save=False, **small)
-    assert int4["max_abs_logit_diff"] > fp32["max_abs_logit_diff"]  # quantization shows in the logits
-    assert 0.0 <= int4["greedy_agreement"] <= 1.0 and len(int4["greedy_agreement_per_prompt"]) == 3
-    assert int4["ppl_fp32"] == pytest.approx(fp32["ppl"]) and np.isfinite(int4["ppl_delta_pct"])
+    int4 = parity.parity("tiny-llama", "int4", out=exported.root, save=False, **small)
+    assert int4.max_abs_logit_diff > fp32.max_abs_logit_diff  # quantization shows in the logits
+    assert 0.0 <= int4.greedy_agreement <= 1.0 and len(int4.greedy_agreement_per_prompt) == 3
+    assert int4.ppl_fp32 == pytest.approx(fp32.ppl) and np.isfinite(int4.ppl_delta_pct)
     with pytest.raises(WorkbenchError, match="greedy_agreement"):
-        export.check_parity(int4, {"greedy_agreement": (">=", 1.01)})
+        parity.check_parity(int4, {"greedy_agreement": (">=", 1.01)})
 
 
 def test_reexport_skips_intact_and_rebuilds_corrupt(exported):
@@ -182,6 +183,6 @@ def test_get_generator_exports_on_first_use(exported, monkeypatch):
 
 def test_speed_reports_both_backends(tiny, onnx_fp32):
     for gen in (tiny, onnx_fp32):
-        s = export.speed(gen, max_new_tokens=8)
-        assert s["backend"] == gen.backend and s["decode_tokens"] > 0
-        assert s["prefill_tok_s"] > 0 and s["decode_tok_s"] > 0 and s["peak_rss_mb"] > 0
+        s = parity.speed(gen, max_new_tokens=8)
+        assert s.backend == gen.backend and s.decode_tokens > 0
+        assert s.prefill_tok_s > 0 and s.decode_tok_s > 0 and s.peak_rss_mb > 0

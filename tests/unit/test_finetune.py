@@ -52,7 +52,7 @@ def test_loss_mask_covers_exactly_the_assistant_turns(tok):
     ex = ft.encode_dialogue(tok, messages, 4096)
     assert len(ex.input_ids) == len(ex.labels)
     spans, cur = [], []
-    for t, lab in zip(ex.input_ids, ex.labels):
+    for t, lab in zip(ex.input_ids, ex.labels, strict=True):
         if lab != ft.IGNORE:
             assert lab == t
             cur.append(t)
@@ -111,7 +111,7 @@ def test_fast_loss_equals_the_textbook_loss_and_gradient(tok):
     (fast_loss, fast_n, fast_grads), (ref_loss, ref_n, ref_grads) = results
     assert fast_n == ref_n and abs(fast_loss - ref_loss) < 1e-3 * ref_n
     assert any(g.abs().sum() > 0 for g in ref_grads)
-    for a, b in zip(fast_grads, ref_grads):
+    for a, b in zip(fast_grads, ref_grads, strict=True):
         assert torch.allclose(a, b, atol=1e-5, rtol=1e-4)
 
 

@@ -134,7 +134,7 @@ def test_score_many_shares_the_prefix_exactly(tiny):
                            ("Rate each statement about yourself, please.", ("I am calm.", "Hello"))):
         convs = [[{"role": "system", "content": system}, {"role": "user", "content": t}] for t in subset]
         got = tiny.score_many(convs, options, batch_size=2)  # tails of different lengths, two batches
-        for conv, row in zip(convs, got):
+        for conv, row in zip(convs, got, strict=True):
             assert row == pytest.approx(_by_hand(tiny, conv, options), abs=2e-4)
 
 

@@ -7,10 +7,10 @@ import random
 import numpy as np
 import pytest
 
+from tests.unit.test_models import _by_hand
 from workbench import psychometrics as P
 from workbench.cli import main
-from tests.unit.test_models import _by_hand
-from workbench.corpora import load_inventory
+from workbench.inventories import load_inventory
 
 INV = load_inventory("bigfive")
 
@@ -37,7 +37,7 @@ def test_item_probabilities_equal_hand_computation(tiny):
     logp = _by_hand(tiny, [{"role": "user", "content": text}], options)
     z = sum(math.exp(x) for x in logp)
     expected = [0.0] * 5
-    for x, val in zip(logp, shown):
+    for x, val in zip(logp, shown, strict=True):
         expected[val - 1] = math.exp(x) / z
     assert r.variant == v.key and r.probs == pytest.approx(expected, abs=1e-5)
     assert r.expected == pytest.approx(sum(p * (i + 1) for i, p in enumerate(expected)))
@@ -138,6 +138,18 @@ def test_cli_profile_on_an_ipip_csv(tmp_path, capsys):
 def _trait_holder_profile(seed):
     r = P.administer(ScriptedRespondent("trait-holder", INV, seed=seed), INV, n_variants=8)
     return P.Profile("scripted", "test", "", "bigfive", INV.scale, 8, P.score(r, INV), r)
+
+
+def test_saved_profile_loads_back(tmp_path):
+    p = _trait_holder_profile(1)
+    p.traits["extraversion"].omega = float("nan")  # undefined statistics are null on disk
+    P.save_profile(p, tmp_path / "prof")
+    back = P.load_profile(tmp_path / "prof" / "profile.json")
+    assert back.traits.keys() == p.traits.keys()
+    assert back.traits["openness"] == p.traits["openness"]
+    assert math.isnan(back.traits["extraversion"].omega)
+    assert back.responses == p.responses
+    assert P.compare(back, p)["openness"]["diff"] == 0.0
 
 
 def test_compare_is_paired_over_variants():

@@ -185,3 +185,31 @@ def test_rebuild_keeps_every_document_folder(tmp_path, monkeypatch):
     assert R.manifest()["folders"] == [str(a), str(b)] and R.stale_inputs() == []
     assert R.Index().search("Quillfield Saturday opening", 1)[0].card == "hours"
     assert R.Index().search("Marrowgate parking", 1)[0].card == "parking"
+
+
+def test_ensure_index_builds_what_is_missing_stale_or_outdated(tmp_path, monkeypatch):
+    from workbench.io import write_json
+
+    corpora = _own_corpora(tmp_path, monkeypatch)
+    docs = tmp_path / "docs"
+    docs.mkdir()
+    (docs / "hours.md").write_text("## Opening hours\nThe Quillfield clinic opens at seven on Saturdays.\n")
+    assert R.index_status() == ("missing", [])
+    R.build_index(docs=docs)
+    assert R.index_status() == ("fresh", [])
+    stamp = (R.index_dir() / "manifest.json").stat().st_mtime_ns
+    assert R.ensure_index() == R.index_dir()
+    assert (R.index_dir() / "manifest.json").stat().st_mtime_ns == stamp  # fresh: left alone
+
+    card = corpora / "knowledge" / "mi-oars.md"
+    card.write_text(card.read_text() + "\nReflections can be simple or complex; both count.\n")
+    assert R.index_status() == ("stale", [str(card)])
+    R.ensure_index()
+    assert R.index_status() == ("fresh", []) and R.manifest()["folders"] == [str(docs)]
+
+    m = R.manifest()
+    write_json(R.index_dir() / "manifest.json", {**m, "embedding": "an-older-embedder"})
+    assert R.index_status()[0] == "outdated"
+    R.ensure_index()
+    assert R.manifest()["embedding"] == "int8" and R.manifest()["folders"] == [str(docs)]
+    assert R.Index().search("Quillfield Saturday opening", 1)[0].card == "hours"

@@ -99,7 +99,7 @@ def test_two_raters_alpha_and_summary_shape():
     levels = {"ann": [1, 4, 2, 5], "bob": [2, 4, 1, 5]}
     items = ratings.items_from(ITEMS)
     for rater, lv in levels.items():
-        for it, v in zip(items, lv):
+        for it, v in zip(items, lv, strict=True):
             ratings.save_rating(ratings.Rating(study, rater, it.id, dict.fromkeys(ratings.dimensions(), v),
                                                {"accurate": v, "trustworthy": v, "safe": None}))
     view = ReviewView(ITEMS, study=study, rater="ann")

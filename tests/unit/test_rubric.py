@@ -126,7 +126,7 @@ def test_judge_on_tiny_model_is_weak():
     from workbench.models import get_generator
 
     a = R.judge_agreement(get_generator("tiny-llama"))
-    assert a["weak"] is True and a["n"] == 40  # random weights: measured Spearman 0.07
+    assert a.weak is True and a.n == 40  # random weights: measured Spearman 0.07
 
 
 def test_agreement_known_values():
@@ -167,5 +167,5 @@ def test_agent_critique_uses_the_shared_patterns():
     from workbench import agent
     from workbench import behaviours as B
 
-    assert agent.behaviour_features is R.behaviour_features is B.behaviour_features
+    assert agent.behaviour_features is R.features.behaviour_features is B.behaviour_features
     assert agent._OPEN_Q is B.OPEN_QUESTION and agent._FEELING is B.FEELING and agent._CITATION is B.CITATION

@@ -191,12 +191,11 @@ def test_reply_guard_catches_replies_that_voice_or_invite_harm(reply):
 
 
 def test_agent_guard_replaces_harmful_drafts_and_keeps_escalation_first():
-    from workbench.agent import REPLACED, guard_reply
-    from workbench.safety import screen_reply
+    from workbench.safety import REPLACED, guard_reply, screen_reply
 
     clinician = "My client has been very low since her father died. What should I cover next session?"
     good = "Ask about depression and about suicidal thoughts, including any wish to join her father."
-    answer, outputs, decision = guard_reply(clinician, good, screen(clinician), speaker="clinician")
+    answer, outputs, decision = guard_reply(clinician, good, screen(clinician))
     assert (answer, decision) == (good, "draft passed") and not outputs["screen"]["risk"]
 
     disclosure = "I don't want to be alive anymore."

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+__all__ = ["NAME", "grouped_query_sdpa", "prefix_attention"]
+
 NAME = "workbench_sdpa"
 
 

@@ -26,6 +26,9 @@ from workbench import paths
 from workbench.errors import WorkbenchError
 from workbench.io import atomic_dir, write_bytes
 
+__all__ = ["CHUNK_BATCH", "CHUNK_TOKENS", "DIM", "MAX_TOKENS", "VARIANTS", "embed", "minilm_path", "onnx_dir",
+           "VectorStore"]
+
 VARIANTS = ("fp32", "int8")
 MAX_TOKENS = 256  # sentence-transformers' max_seq_length for this model
 CHUNK_TOKENS = 128  # the sequence length the model was trained with (its model card)
@@ -128,7 +131,7 @@ class VectorStore:
         out: dict = {}
         for f in shards:
             with np.load(f) as z:
-                out.update(zip(z["keys"].tolist(), z["vectors"]))
+                out.update(zip(z["keys"].tolist(), z["vectors"], strict=True))
         return out
 
     def _write(self, keys: list[str], vectors) -> None:
@@ -144,7 +147,7 @@ class VectorStore:
         if not keys:
             return
         self._write(keys, vectors)
-        self.vectors.update(zip(keys, vectors))
+        self.vectors.update(zip(keys, vectors, strict=True))
         self.added += len(keys)
         shards = self._shards()
         if len(shards) > self.MAX_SHARDS:  # merge: write the union first, then drop the parts
@@ -159,8 +162,8 @@ def embed(texts: list[str], batch_size: int = 32, variant: str = "fp32", max_tok
     """L2-normalised embeddings (numpy, one row per text), so a dot product is the cosine.
 
     ``store`` is how ``VectorStore.embed`` calls this: texts the store holds are not embedded again and
-    new vectors are added to it. ``progress(done, total)`` follows the batches; ``cancel`` (a threading.Event) stops between
-    batches, keeps what was embedded in the store, and returns None.
+    new vectors are added to it. ``progress(done, total)`` follows the batches; ``cancel`` (a threading.Event)
+    stops between batches, keeps what was embedded in the store, and returns None.
     """
     import numpy as np
 

@@ -8,12 +8,15 @@ the ONNX Runtime backend can mirror it step for step.
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from typing import Iterator, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from workbench.errors import WorkbenchError
 from workbench.models.attention import NAME as ATTENTION
 from workbench.models.attention import grouped_query_sdpa
+
+__all__ = ["ROLES", "Completion", "Generator", "TorchGenerator", "check_messages"]
 
 ROLES = ("system", "user", "assistant")
 
@@ -136,6 +139,18 @@ class TorchGenerator:
                     input_ids=torch.tensor([[tok]]), past_key_values=out.past_key_values, use_cache=True
                 )
 
+    def greedy_tokens(self, ids: Sequence[int], k: int) -> list[int]:
+        """The first ``k`` greedy token ids after the prompt ``ids`` (fewer at an end-of-turn token):
+        what a parity check compares between backends, without decoding text."""
+        return [tok for tok, _ in self._steps(list(ids), k, 0.0, 0, None)]
+
+    def logits(self, ids: Sequence[int]):
+        """Logits for every position of ``ids`` as a float32 numpy array, for parity checks and perplexity."""
+        import torch
+
+        with torch.inference_mode():
+            return self.model(input_ids=torch.tensor([list(ids)])).logits[0].float().numpy()
+
     def _generate(self, messages, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
                   truncate="error"):
         ids = self.encode_chat(messages, max_new_tokens=max_new_tokens, truncate=truncate)
@@ -143,7 +158,7 @@ class TorchGenerator:
         generated: list[int] = []
         emitted, finish, prefill = "", "length", 0.0
         t_start = time.perf_counter()
-        for tok, prefill in self._steps(ids, max_new_tokens, temperature, seed, cancel):
+        for tok, prefill in self._steps(ids, max_new_tokens, temperature, seed, cancel):  # noqa: B007 (read after)
             generated.append(tok)
             text = self.tokenizer.decode(generated, skip_special_tokens=True)
             if text.endswith("\ufffd"):  # a multi-byte character is still incomplete

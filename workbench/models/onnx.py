@@ -20,8 +20,9 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 from workbench.models.generate import TorchGenerator
+from workbench.models.onnx_graph import KV_SHARED
 
-KV_SHARED = "workbench.kv_cache"  # written by workbench.export into the model's metadata
+__all__ = ["OnnxGenerator", "physical_cores", "session_options"]
 
 
 def physical_cores() -> int:
@@ -66,7 +67,7 @@ class OnnxGenerator(TorchGenerator):
         model_file = self.path / "model.onnx"
         if not model_file.is_file():
             raise WorkbenchError(f"No ONNX model in {self.path}.", where=str(self.path),
-                                 fix="export it first: workbench.export.export(name, variants=('int4',))")
+                                 fix="export it first: workbench.models.onnx_export.export(name, variants=('int4',))")
         try:
             manifest = json.loads((self.path / "manifest.json").read_text())
         except (OSError, ValueError):
@@ -93,7 +94,7 @@ class OnnxGenerator(TorchGenerator):
         missing = {"input_ids", "attention_mask"} - self.input_names
         if missing or "logits" not in {o.name for o in self.session.get_outputs()}:
             raise WorkbenchError(f"{model_file} is not a causal LM with a KV cache (lacks {sorted(missing)}).",
-                                 where=str(model_file), fix="export with workbench.export.export")
+                                 where=str(model_file), fix="export with workbench.models.onnx_export.export")
         kv = inputs["past_key_values.0.key"].shape  # [batch, kv_heads, length, head_dim]
         self.kv_heads, self.head_dim = int(kv[1]), int(kv[3])
         self.vocab = int(self.session.get_outputs()[0].shape[-1])
@@ -136,7 +137,7 @@ class OnnxGenerator(TorchGenerator):
             self._kv = [np.zeros((1, self.kv_heads, cap, self.head_dim), dtype=np.float32)
                         for _ in range(2 * self.n_layers)]
             if old is not None:
-                for new, prev in zip(self._kv, old):
+                for new, prev in zip(self._kv, old, strict=True):
                     new[:, :, :prev.shape[2]] = prev
             b = self._binding
             for layer in range(self.n_layers):
@@ -201,8 +202,9 @@ class OnnxGenerator(TorchGenerator):
         return int(rng.choice(len(p), p=p / p.sum()))
 
     def _steps(self, ids: list[int], max_new_tokens: int, temperature: float, seed: int, cancel):
-        """Yield (token_id, prefill_s) lazily, like TorchGenerator._steps; sampling uses numpy's RNG,
-        so sampled text differs from torch's for the same seed (greedy text does not)."""
+        """Yield (token_id, prefill_s) lazily, like TorchGenerator._steps, so ``greedy_tokens`` and the chat
+        methods are inherited unchanged; sampling uses numpy's RNG, so sampled text differs from torch's
+        for the same seed (greedy text does not)."""
         rng = self._np.random.default_rng(seed)
         with self._exclusive():  # released when the loop ends or the caller drops the generator
             t0 = time.perf_counter()

