@@ -32,7 +32,7 @@ class SearchView(JobView, W.VBox):
 
         self.name = name
         self.query = with_class(W.Text(placeholder="e.g. how to introduce a thought record", description="Query",
-                                       layout=W.Layout(width="60%")), "wb-search-query")
+                                       layout=W.Layout(width="60%"), continuous_update=False), "wb-search-query")
         self.topic = W.Dropdown(options=[("(any topic)", "")] + [(t, t) for t in TOPICS], description="Topic")
         self.limit = W.IntSlider(value=limit, min=1, max=20, description="Results")
         self.go = button("Search", "primary", "wb-search-go", icon="search")
@@ -44,7 +44,7 @@ class SearchView(JobView, W.VBox):
         self.hits: list = []
         self._index = None
         self.go.on_click(lambda _: self.search())
-        self.query.on_submit(lambda _: self.search())
+        self.query.observe(lambda _: self.search(), names="value")  # Enter (or leaving the box) searches
         self.build.on_click(lambda _: self.start_build())
         super().__init__([W.HBox([self.query, self.go]), W.HBox([self.topic, self.limit]), self.status, self.results,
                           W.HBox([self.docs, *self.panel.controls])])

@@ -57,14 +57,9 @@ class Chunk:
 
 
 @dataclass
-class Hit:
-    id: str
-    card: str
-    title: str
-    heading: str
-    topic: str
-    source: str
-    text: str
+class Hit(Chunk):
+    """A chunk found by a search, with its score."""
+
     score: float
 
     @property

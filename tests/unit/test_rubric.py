@@ -167,5 +167,6 @@ def test_agent_critique_uses_the_shared_patterns():
     from workbench import agent
     from workbench import behaviours as B
 
-    assert agent.behaviour_features is R.features.behaviour_features is B.behaviour_features
+    assert R.features.behaviour_features is B.behaviour_features
+    assert agent.scope_findings is B.scope_findings  # the critique's and the reply guard's scope check
     assert agent._OPEN_Q is B.OPEN_QUESTION and agent._FEELING is B.FEELING and agent._CITATION is B.CITATION
