@@ -36,7 +36,7 @@ class FinetuneView(JobView, W.VBox):
         self.model = model_picker(model, "Base model")
         self.name = W.Text(value=name, description="Adapter")
         self.data = W.Text(value=data, placeholder="(shipped dialogues) or a file/folder path", description="Data")
-        self.steps = W.IntText(value=defaults.steps, description="Steps", tooltip="0 = one pass over the data")
+        self.steps = W.IntText(value=defaults.steps or 0, description="Steps", tooltip="0 = one pass over the data")
         self.lr = W.FloatLogSlider(value=defaults.lr, base=10, min=-5, max=-1, description="Learning rate")
         self.rank = W.Dropdown(options=[4, 8, 16, 32], value=defaults.rank, description="LoRA rank")
         self.layers = W.IntSlider(value=defaults.layers, min=0, max=32, description="Top layers",
@@ -78,7 +78,8 @@ class FinetuneView(JobView, W.VBox):
 
         return TrainConfig(name=self.name.value.strip(), model=self.model.value,
                            data=[self.data.value.strip()] if self.data.value.strip() else [],
-                           steps=self.steps.value, lr=self.lr.value, rank=self.rank.value, layers=self.layers.value,
+                           steps=self.steps.value or None,  # 0 in the box = one pass over the data
+                           lr=self.lr.value, rank=self.rank.value, layers=self.layers.value,
                            tokens_per_batch=self.batch.value, eval_every=self.eval_every.value,
                            save_every=self.save_every.value)
 

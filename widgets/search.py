@@ -37,8 +37,8 @@ class SearchView(JobView, W.VBox):
         self.limit = W.IntSlider(value=limit, min=1, max=20, description="Results")
         self.go = button("Search", "primary", "wb-search-go", icon="search")
         self.results = with_class(W.HTML(), "wb-search-results")
-        self.docs = W.Text(placeholder="optional: a folder of .md/.txt/.jsonl/.csv documents", description="Documents",
-                           layout=W.Layout(width="60%"))
+        self.docs = W.Text(placeholder="optional: a folder of .md/.txt/.pdf/.jsonl/.csv documents",
+                           description="Documents", layout=W.Layout(width="60%"))
         self.build = button("Build index", "", "wb-search-build", icon="database")
         self.panel = JobPanel(self.build, "wb-search", bar="Embedded", progress="{message}")
         self.hits: list = []
@@ -64,7 +64,8 @@ class SearchView(JobView, W.VBox):
             self.panel.say(f"The index is stale: {len(stale)} input file(s) changed since it was built. "
                            "Press Rebuild index (only changed chunks are embedded).", "warn")
         elif state == "outdated":
-            self.panel.say("The index was made with an older embedder: press Rebuild index.", "warn")
+            self.panel.say("The index was made by an older version (another embedder, or no checksums of its "
+                           "files): press Rebuild index.", "warn")
 
     def start_build(self) -> Job:
         """Build in the background; the old index serves searches until the new one replaces it."""
@@ -83,8 +84,10 @@ class SearchView(JobView, W.VBox):
         self._index = None
         m = retrieval.manifest(self.name)
         self.build.description = "Rebuild index"
+        docs = retrieval.describe(m.get("documents"))  # the files indexed, and each skipped one with why
         self.panel.say(f"Indexed {m['chunks']} chunks in {m['build_seconds']} s "
-                       f"({m['embedded']} embedded, {m['reused']} reused).", "ok")
+                       f"({m['embedded']} embedded, {m['reused']} reused)." + (f"\n{docs}" if docs else ""),
+                       "warn" if (m.get("documents") or {}).get("skipped") else "ok")
         return path
 
     def search(self) -> list:

@@ -16,12 +16,12 @@ def _pull(args) -> int:
     spec = registry.resolve(args.model)
     t0 = time.perf_counter()
     if spec.kind == "tiny":
-        print(f"{spec.name}: tokenizer ready in {registry.tokenizer_dir()}")
+        print(f"{spec.name}: tokenizer ready in {registry.tokenizer_dir(force=args.force)}")
         return 0
     from workbench.models.embeddings import onnx_dir
 
     print(f"embeddings: ready in {onnx_dir()}")
-    path = registry.ensure_cached(spec, progress=lambda m: print(m, file=sys.stderr))
+    path = registry.ensure_cached(spec, progress=lambda m: print(m, file=sys.stderr), force=args.force)
     print(f"{spec.name}: ready in {path} ({time.perf_counter() - t0:.1f} s)")
     return 0
 
@@ -103,6 +103,10 @@ def _profile(args) -> int:
             last[0] = done
             print(f"\r{done}/{total} item-variants scored", end="", file=sys.stderr, flush=True)
 
+    from workbench import paths
+    from workbench.io import check_writable
+
+    check_writable(args.out or paths.exports_dir() / "profiles")  # before minutes of scoring, not after
     model = args.model
     if args.adapter:  # an adapter is profiled as its merged model, which the registry loads by name
         from workbench.finetune import merged_model
@@ -139,26 +143,29 @@ def _screen(args) -> int:
 
 
 def _index(args) -> int:
+    from tqdm.auto import tqdm
+
     from workbench import retrieval
 
     if args.upsert:
-        n = retrieval.Index(args.name).upsert(args.upsert)
-        print(f"{args.name}: added {n} chunks from {args.upsert}")
-        return 0
-    from tqdm.auto import tqdm
+        out = f"{args.name}: added {retrieval.Index(args.name).upsert(args.upsert)} chunks from {args.upsert}"
+    else:
+        with tqdm(unit="chunk", desc="embedding", file=sys.stderr, leave=False) as bar:
+            def progress(done, total, _message):
+                if bar.total != total:
+                    bar.reset(total=total)  # the clock starts at the first batch, not at txtai's import
+                bar.n = done
+                bar.refresh()
 
-    with tqdm(unit="chunk", desc="embedding", file=sys.stderr, leave=False) as bar:
-        def progress(done, total, _message):
-            if bar.total != total:
-                bar.reset(total=total)  # the clock starts at the first batch, not at txtai's import
-            bar.n = done
-            bar.refresh()
-
-        path = retrieval.build_index(args.name, args.docs, progress=progress)
-    m = retrieval.manifest(args.name)
-    print(f"{m['chunks']} chunks ({m['embedded']} embedded, {m['reused']} reused) in {m['build_seconds']} s",
-          file=sys.stderr)
-    print(path)
+            out = (retrieval.build_index(args.name, args.docs, progress=progress) if args.docs
+                   else retrieval.rebuild(args.name, progress))  # a rebuild keeps the index's document folders
+        m = retrieval.manifest(args.name)
+        print(f"{m['chunks']} chunks ({m['embedded']} embedded, {m['reused']} reused) in {m['build_seconds']} s",
+              file=sys.stderr)
+    docs = retrieval.describe(retrieval.manifest(args.name).get("documents"))  # indexed, and skipped with why
+    if docs:
+        print(docs, file=sys.stderr)
+    print(out)
     return 0
 
 
@@ -224,7 +231,7 @@ def _export(args) -> int:
     from workbench.parity import export_and_compare
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
-    r = export_and_compare(args.name, variants, progress=lambda m: print(m, file=sys.stderr))
+    r = export_and_compare(args.name, variants, progress=lambda m: print(m, file=sys.stderr), force=args.force)
     print(f"{'variant':<8} {'max|dlogit|':>11} {'agree':>6} {'ppl':>8} {'d ppl':>8} {'decode tok/s':>13}  verdict")
     torch_speed = r["speed"][0]["decode_tok_s"]
     print(f"{'torch':<8} {'':>11} {'':>6} {'':>8} {'':>8} {torch_speed:>13.1f}")
@@ -254,11 +261,15 @@ def _evaluate(args) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(prog="workbench", description="coTherapist Workbench command line")
+    from workbench.exitcodes import EXIT_CODES
+
+    p = argparse.ArgumentParser(prog="workbench", description="coTherapist Workbench command line", epilog=EXIT_CODES,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = p.add_subparsers(dest="command", required=True)
 
     s = sub.add_parser("pull", help="convert and cache a model (the default one unless named)")
     s.add_argument("--model", default=None)
+    s.add_argument("--force", action="store_true", help="convert again even if the cache looks intact (repairs it)")
     s.set_defaults(func=_pull)
 
     s = sub.add_parser("info", help="versions, paths, models and cache state")
@@ -299,7 +310,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     s = sub.add_parser("index", help="build the retrieval index over the knowledge cards (+ your documents)")
     s.add_argument("--name", default="knowledge")
-    s.add_argument("--docs", default=None, help="a folder of .md/.txt/.jsonl/.csv documents to include")
+    s.add_argument("--docs", default=None, help="a folder of .md/.txt/.pdf/.jsonl/.csv documents to include "
+                   "(default: the folders the index already holds); files it cannot read are listed, with why")
     s.add_argument("--upsert", default=None, help="add a folder of documents to an existing index")
     s.set_defaults(func=_index)
 
@@ -347,10 +359,10 @@ def build_parser() -> argparse.ArgumentParser:
     s = sub.add_parser("export", help="export a model to ONNX variants; parity and speed against torch")
     s.add_argument("name", nargs="?", default=None, help="model name or path (default: the default model)")
     s.add_argument("--variants", default="fp32,int8,int4", help="comma-separated: fp32, int8, int4")
+    s.add_argument("--force", action="store_true", help="rebuild the variants even if intact (repairs a damaged one)")
     s.set_defaults(func=_export)
 
-    s = sub.add_parser("evaluate",
-                       help="compare configurations (base, prompted, lora, rag, cotherapist) on a query set")
+    s = sub.add_parser("evaluate", help="compare configurations (base, prompted, lora, rag, cotherapist) on queries")
     s.add_argument("--queries", default=None, help="JSONL with at least id and text (default: the shipped queries)")
     s.add_argument("--configs", default="base,cotherapist", help="comma-separated configurations")
     s.add_argument("--model", default=None)
@@ -373,17 +385,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv=None) -> int:
-    from workbench.errors import WorkbenchError
+    """Run one command; the exit status is one of ``workbench.exitcodes`` (see ``workbench --help``)."""
+    from workbench.exitcodes import run
 
-    args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except WorkbenchError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted", file=sys.stderr)
-        return 130
+    return run(build_parser(), argv)
 
 
 if __name__ == "__main__":

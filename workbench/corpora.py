@@ -9,15 +9,16 @@ Inventories are parsed by :mod:`workbench.inventories` (three formats); the shar
 
 from __future__ import annotations
 
-import csv
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from workbench import corpus_readers as R
 from workbench import paths
-from workbench.corpus_readers import chat_messages, corpus_files, line_of, one_of, read_yaml, require, unique_ids
+from workbench.corpus_readers import read_yaml
 from workbench.errors import CorpusError, Problems
+from workbench.inventories import Inventory, Item
 from workbench.io import iter_jsonl
 
 __all__ = ["APPROACHES", "AUDIENCES", "DIMENSIONS", "RISK_LEVELS", "SPEAKERS", "SUBJECTS", "TOPICS", "Card",
@@ -110,25 +111,6 @@ class Rubric:
 
 
 @dataclass
-class Item:
-    id: str
-    text: str
-    trait: str
-    key: int  # +1 or -1 (reverse keyed)
-
-
-@dataclass
-class Inventory:
-    name: str
-    title: str
-    instruction: str
-    scale: list[str]
-    traits: dict[str, str]
-    items: list[Item]
-    sources: list[str] = field(default_factory=list)
-
-
-@dataclass
 class Prompt:
     id: str
     purpose: str
@@ -150,38 +132,38 @@ class ScreeningExample:
 
 
 # ---- knowledge cards --------------------------------------------------------------------------
-_FRONT = re.compile(r"\A---\s*\n(.*?)\n---\s*\n(.*)\Z", re.S)
+_FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n(.*)\Z", re.S)
 
 
 def load_cards(root: str | Path | None = None, problems: Problems | None = None) -> list[Card]:
     """Markdown cards with YAML front matter (id, title, topic, approach, audience, sources)."""
-    import yaml
-
     problems = problems or Problems()
     root = Path(root) if root else paths.corpora_dir() / "knowledge"
     cards, wheres = [], []
-    for f in corpus_files(root, "*.md"):
+    for f in R.corpus_files(root, "*.md"):
         if f.name.lower() == "readme.md":
             continue
-        m = _FRONT.match(f.read_text(encoding="utf-8"))
-        if not m:
+        text = R.read_text(f, problems)
+        m = _FRONT.match(text) if text is not None else None
+        if text is not None and not m:
             problems.add(f, 1, "no front matter", "start the file with a --- block holding id, title, topic, …")
+        meta = R.parse_yaml(m.group(1), f, problems, line_offset=1) if m else None
+        if m is None or not R.require(meta, ("id", "title", "topic", "approach", "audience", "sources"), f, 1,
+                                    problems):
             continue
-        try:
-            meta = yaml.load(m.group(1), Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader)) or {}  # libyaml: 10x
-        except yaml.YAMLError as exc:
-            problems.add(f, 2, f"front matter is not valid YAML: {exc}", "fix the YAML between the --- lines")
+        front = m.group(1)
+        if not all([R.one_of(meta[k], allowed, k, f, R.front_matter_line(front, k), problems) for k, allowed in
+                    (("topic", TOPICS), ("approach", APPROACHES), ("audience", AUDIENCES))]):
             continue
-        if not require(meta, ("id", "title", "topic", "approach", "audience", "sources"), f, 1, problems):
+        if not isinstance(meta["title"], str):
+            problems.add(f, R.front_matter_line(front, "title"), f"title must be text, not {meta['title']!r:.40}",
+                         "write title: Your title")
             continue
-        one_of(meta["topic"], TOPICS, "topic", f, 1, problems)
-        one_of(meta["approach"], APPROACHES, "approach", f, 1, problems)
-        one_of(meta["audience"], AUDIENCES, "audience", f, 1, problems)
         sources = meta["sources"] if isinstance(meta["sources"], list) else [meta["sources"]]
         cards.append(Card(str(meta["id"]), meta["title"], meta["topic"], meta["approach"], meta["audience"],
                           [str(s) for s in sources], m.group(2).strip(), str(f)))
         wheres.append((f, 1))
-    unique_ids(cards, wheres, problems, "card")
+    R.unique_ids(cards, wheres, problems, "card")
     return cards
 
 
@@ -194,78 +176,84 @@ def load_dialogues(root: str | Path | None = None, problems: Problems | None = N
     root = Path(root) if root else paths.corpora_dir() / "dialogues"
     strict_fields = shipped if strict_fields is None else strict_fields
     out, wheres = [], []
-    for f in corpus_files(root, "*.jsonl") + (corpus_files(root, "*.csv") if Path(root).is_dir() else []):
-        if f.suffix == ".csv":
-            rows = load_qa_csv(f)
+    for f in R.corpus_files(root, "*.jsonl") + (R.corpus_files(root, "*.csv") if Path(root).is_dir() else []):
+        if f.suffix.lower() == ".csv":
+            rows = R.reported(problems, load_qa_csv, f, None, None, problems) or []
             out.extend(rows)
             wheres.extend((f, int(d.source.rsplit(":", 1)[1])) for d in rows)
             continue
         for n, obj in iter_jsonl(f, problems):
-            msgs = chat_messages(obj, f, n, problems)
+            msgs = R.chat_messages(obj, f, n, problems)
             if msgs is None:
                 continue
             did = str(obj.get("id") or f"{f.stem}-{n}")
-            d = Dialogue(did, msgs, obj.get("topic", ""), obj.get("speaker", ""), list(obj.get("behaviours", [])),
-                         source=f"{f.name}:{n}")
+            d = Dialogue(did, msgs, str(obj.get("topic") or ""), str(obj.get("speaker") or ""),
+                         R.str_list(obj, "behaviours", f, n, problems), source=f"{f.name}:{n}")
             if strict_fields:
-                require(obj, ("id", "topic", "speaker", "behaviours"), f, n, problems)
-                one_of(d.topic, TOPICS, "topic", f, n, problems)
-                one_of(d.speaker, SPEAKERS, "speaker", f, n, problems)
+                R.require(obj, ("id", "topic", "speaker", "behaviours"), f, n, problems)
+                R.one_of(d.topic, TOPICS, "topic", f, n, problems)
+                R.one_of(d.speaker, SPEAKERS, "speaker", f, n, problems)
                 for b in d.behaviours:
-                    one_of(b, DIMENSIONS, "behaviour", f, n, problems)
+                    R.one_of(b, DIMENSIONS, "behaviour", f, n, problems)
             out.append(d)
             wheres.append((f, n))
-    unique_ids(out, wheres, problems, "dialogue")
+    R.unique_ids(out, wheres, problems, "dialogue")
     return out
 
 
-def load_qa_csv(path: str | Path, question: str | None = None, answer: str | None = None) -> list[Dialogue]:
+def load_qa_csv(path: str | Path, question: str | None = None, answer: str | None = None,
+                problems: Problems | None = None) -> list[Dialogue]:
     """A CSV with a question column and an answer column becomes one-turn dialogues."""
     path = Path(path)
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        cols = {c.lower().strip(): c for c in (reader.fieldnames or [])}
-        q = question or next((cols[c] for c in ("question", "prompt", "input", "context") if c in cols), None)
-        a = answer or next((cols[c] for c in ("answer", "response", "output") if c in cols), None)
-        if not q or not a:
-            raise CorpusError(f"no question/answer columns among {reader.fieldnames}", where=f"{path}:1",
-                              fix="name the columns question and answer, or pass question=…, answer=…")
-        out = []
-        for n, row in enumerate(reader, 2):
-            if not (row.get(q) or "").strip() or not (row.get(a) or "").strip():
-                raise CorpusError("empty question or answer", where=f"{path}:{n}",
-                                  fix="fill both cells or drop the row")
-            out.append(Dialogue(str(row.get("id") or f"{path.stem}-{n}"),
-                                [{"role": "user", "content": row[q].strip()},
-                                 {"role": "assistant", "content": row[a].strip()}],
-                                topic=row.get("topic", ""), source=f"{path.name}:{n}"))
+    problems = problems or Problems()
+    need = "name the columns question and answer, or pass question=…, answer=…"
+    out, q, a = [], question, answer
+    for n, row in R.iter_csv(path, problems, required=[c for c in (question, answer) if c], fix=need):
+        if not out and (q is None or a is None):
+            cols = {c.lower(): c for c in row}
+            q = question or next((cols[c] for c in ("question", "prompt", "input", "context") if c in cols), None)
+            a = answer or next((cols[c] for c in ("answer", "response", "output") if c in cols), None)
+            if not q or not a:
+                problems.add(path, 1, f"no question/answer columns among {list(row)}", need)
+                return []
+        if not row[q].strip() or not row[a].strip():
+            problems.add(path, n, "empty question or answer", "fill both cells or drop the row")
+            continue
+        out.append(Dialogue(str(row.get("id") or f"{path.stem}-{n}"),
+                            [{"role": "user", "content": row[q].strip()},
+                             {"role": "assistant", "content": row[a].strip()}],
+                            topic=row.get("topic", ""), source=f"{path.name}:{n}"))
     return out
 
 
 # ---- evaluation queries -----------------------------------------------------------------------
 def load_queries(path: str | Path | None = None, problems: Problems | None = None,
                  card_ids: set[str] | None = None, strict_fields: bool = False) -> list[Query]:
-    """Any JSONL with at least id and text; the shipped set also carries key points and relevant cards."""
+    """Any JSONL with at least id and text; the shipped set also carries key points and relevant cards.
+    ``risk`` is a JSON boolean and ``speaker``, when given, one of SPEAKERS."""
     problems = problems or Problems()
     path = Path(path) if path else paths.corpora_dir() / "queries"
     out, wheres = [], []
-    for f in corpus_files(path, "*.jsonl"):
+    for f in R.corpus_files(path, "*.jsonl"):
         for n, obj in iter_jsonl(f, problems):
-            if not require(obj, ("id", "text"), f, n, problems):
+            if not R.require(obj, ("id", "text"), f, n, problems):
                 continue
-            q = Query(str(obj["id"]), obj["text"], obj.get("speaker", ""), obj.get("topic", ""),
-                      bool(obj.get("risk", False)), list(obj.get("key_points", [])),
-                      list(obj.get("relevant_cards", [])))
+            if not isinstance(obj["text"], str):
+                problems.add(f, n, f"text must be a string, not {obj['text']!r:.40}", 'write "text": "…"')
+                continue
+            q = Query(str(obj["id"]), obj["text"], obj.get("speaker") or "", obj.get("topic") or "",
+                      R.boolean(obj, "risk", False, f, n, problems), R.str_list(obj, "key_points", f, n, problems),
+                      R.str_list(obj, "relevant_cards", f, n, problems))
+            if q.speaker:
+                R.one_of(q.speaker, SPEAKERS, "speaker", f, n, problems)
             if strict_fields and q.topic:
-                one_of(q.topic, TOPICS, "topic", f, n, problems)
-            if card_ids is not None:
-                for c in q.relevant_cards:
-                    if c not in card_ids:
-                        problems.add(f, n, f"relevant card {c!r} does not exist",
-                                     "use an id from corpora/knowledge")
+                R.one_of(q.topic, TOPICS, "topic", f, n, problems)
+            for c in q.relevant_cards if card_ids is not None else ():
+                if c not in card_ids:
+                    problems.add(f, n, f"relevant card {c!r} does not exist", "use an id from corpora/knowledge")
             out.append(q)
             wheres.append((f, n))
-    unique_ids(out, wheres, problems, "query")
+    R.unique_ids(out, wheres, problems, "query")
     return out
 
 
@@ -273,51 +261,61 @@ def load_queries(path: str | Path | None = None, problems: Problems | None = Non
 def load_rubric(path: str | Path | None = None, problems: Problems | None = None) -> Rubric:
     problems = problems or Problems()
     path = Path(path) if path else paths.corpora_dir() / "rubric" / "tbars.yaml"
-    data = read_yaml(path)
+    data = R.read_yaml(path)
     if not isinstance(data, dict) or not isinstance(data.get("dimensions"), list):
         raise CorpusError("rubric has no 'dimensions' list", where=str(path), fix="see corpora/rubric/README.md")
-    scale = data.get("scale") or {}
-    lo, hi = int(scale.get("min", 1)), int(scale.get("max", 5))
+    scale = data.get("scale") if isinstance(data.get("scale"), dict) else {}
+    lo = R.whole_number(scale.get("min"), "scale min", path, R.line_of(scale), problems, 1)
+    hi = R.whole_number(scale.get("max"), "scale max", path, R.line_of(scale), problems, 5)
     dims = []
     for d in data["dimensions"]:
-        line = line_of(d)
-        if not require(d, ("id", "name", "definition", "framework", "levels"), path, line, problems):
+        line = R.line_of(d)
+        if not R.require(d, ("id", "name", "definition", "framework", "levels"), path, line, problems):
+            continue
+        if not isinstance(d["levels"], list):
+            problems.add(path, line, f"levels of {d['id']} must be a list, not {type(d['levels']).__name__}",
+                         "write levels: as a list of '- level: N' entries with anchor and examples")
             continue
         anchors, exemplars = {}, []
         for lv in d["levels"]:
-            lvl = lv.get("level")
-            if not isinstance(lvl, int) or not lo <= lvl <= hi:
-                problems.add(path, line_of(lv), f"level {lvl!r} outside {lo}..{hi}", f"use an integer {lo}..{hi}")
+            lvl = lv.get("level") if isinstance(lv, dict) else lv
+            if not isinstance(lv, dict) or not isinstance(lvl, int) or not lo <= lvl <= hi:
+                problems.add(path, R.line_of(lv) or line, f"level {lvl!r} of {d['id']} is not an integer {lo}..{hi}",
+                             f"write '- level: N' (N an integer {lo}..{hi}) with anchor and examples")
                 continue
             if not lv.get("anchor"):
-                problems.add(path, line_of(lv), f"level {lvl} of {d['id']} has no anchor", "describe the behaviour")
+                problems.add(path, R.line_of(lv), f"level {lvl} of {d['id']} has no anchor", "describe the behaviour")
             anchors[lvl] = lv.get("anchor", "")
-            examples = lv.get("examples") or []
+            examples = lv.get("examples") if isinstance(lv.get("examples"), list) else []
             if len(examples) < 2:
-                problems.add(path, line_of(lv), f"level {lvl} of {d['id']} has {len(examples)} examples",
-                             "give at least two example responses per level")
+                problems.add(path, R.line_of(lv), f"level {lvl} of {d['id']} has {len(examples)} examples",
+                             "give at least two example responses per level, as a list")
             for ex in examples:
                 if not isinstance(ex, dict) or not ex.get("response"):
-                    problems.add(path, line_of(ex) or line_of(lv), "example without a response",
+                    problems.add(path, R.line_of(ex) or R.line_of(lv), "example without a response",
                                  "each example needs context and response")
                     continue
                 exemplars.append(Exemplar(d["id"], lvl, ex.get("context", ""), ex["response"]))
         missing = sorted(set(range(lo, hi + 1)) - set(anchors))
         if missing:
             problems.add(path, line, f"dimension {d['id']} lacks level(s) {missing}", "add every level of the scale")
-        dims.append(Dimension(d["id"], d["name"], d["definition"], d["framework"], list(d.get("sources", [])),
-                              anchors, exemplars))
+        dims.append(Dimension(d["id"], d["name"], d["definition"], d["framework"],
+                              R.str_list(d, "sources", path, line, problems), anchors, exemplars))
     ids = [d.id for d in dims]
     if path.name == "tbars.yaml" and sorted(ids) != sorted(DIMENSIONS):
         problems.add(path, None, f"T-BARS dimensions are {ids}", f"expected exactly {DIMENSIONS}")
-    return Rubric(data.get("name", path.stem), int(data.get("version", 1)), lo, hi, dims)
+    version = R.whole_number(data.get("version"), "version", path, R.line_of(data), problems, 1)
+    return Rubric(data.get("name", path.stem), version, lo, hi, dims)
 
 
 # ---- inventories (the parsers live in workbench.inventories) -------------------------------
 def load_reference_profiles(path: str | Path | None = None) -> list[dict]:
     path = Path(path) if path else paths.corpora_dir() / "inventories" / "reference_profiles.yaml"
-    data = read_yaml(path)
-    return [dict(p) for p in (data or {}).get("profiles", [])]
+    profiles = R.mapping(R.read_yaml, path, "see corpora/inventories/README.md").get("profiles") or []
+    if not isinstance(profiles, list) or not all(isinstance(p, dict) for p in profiles):
+        raise CorpusError("'profiles' must be a list of mappings", where=f"{path}:1",
+                          fix="see corpora/inventories/README.md")
+    return profiles
 
 
 # ---- prompts ----------------------------------------------------------------------------------
@@ -332,7 +330,7 @@ def load_prompts(path: str | Path | None = None, problems: Problems | None = Non
     shipped = _load_prompt_file(Path(path) if path else paths.corpora_dir() / "prompts" / "library.yaml", problems)
     user = user_prompts_path()
     if path is None and user.is_file():
-        for pid, p in _load_prompt_file(user, problems, source="user").items():
+        for pid, p in (R.reported(problems, _load_prompt_file, user, problems, source="user") or {}).items():
             if pid in shipped:
                 problems.add(user, None, f"saved prompt {pid!r} has the id of a shipped prompt",
                              "rename it in that file; shipped prompts cannot be replaced")
@@ -342,13 +340,19 @@ def load_prompts(path: str | Path | None = None, problems: Problems | None = Non
 
 
 def _load_prompt_file(path: Path, problems: Problems, source: str = "shipped") -> dict[str, Prompt]:
-    data = read_yaml(path)
+    prompts = R.mapping(R.read_yaml, path, "write prompts: followed by '- id: …' entries").get("prompts") or []
+    if not isinstance(prompts, list):
+        raise CorpusError("a prompt library must be a mapping with a 'prompts' list", where=f"{path}:1",
+                          fix="write prompts: followed by '- id: …' entries with purpose and text")
     out = {}
-    for p in (data or {}).get("prompts", []):
-        if not require(p, ("id", "purpose", "text"), path, line_of(p), problems):
+    for p in prompts:
+        if not R.require(p, ("id", "purpose", "text"), path, R.line_of(p), problems):
+            continue
+        if not isinstance(p["text"], str):
+            problems.add(path, R.line_of(p), f"prompt {p['id']!r}: text must be text", "write text: | and the prompt")
             continue
         if p["id"] in out:
-            problems.add(path, line_of(p), f"duplicate prompt id {p['id']!r}", "rename one of them")
+            problems.add(path, R.line_of(p), f"duplicate prompt id {p['id']!r}", "rename one of them")
         out[p["id"]] = Prompt(p["id"], p["purpose"], p["text"].strip(), source,
                               str(p.get("note") or ""), str(p.get("author") or ""))
     for need in ("baseline", "cotherapist") if source == "shipped" else ():
@@ -363,22 +367,28 @@ def load_screening(path: str | Path | None = None, problems: Problems | None = N
     path = Path(path) if path else paths.corpora_dir() / "safety" / "screening.jsonl"
     out, wheres = [], []
     for n, obj in iter_jsonl(path, problems):
-        if not require(obj, ("id", "text", "level", "subject", "category"), path, n, problems):
+        if not R.require(obj, ("id", "text", "level", "subject", "category"), path, n, problems):
             continue
-        one_of(obj["level"], RISK_LEVELS, "level", path, n, problems)
-        one_of(obj["subject"], SUBJECTS, "subject", path, n, problems)
-        risk = bool(obj.get("risk", obj["level"] != "none"))
+        if not (R.one_of(obj["level"], RISK_LEVELS, "level", path, n, problems)
+                & R.one_of(obj["subject"], SUBJECTS, "subject", path, n, problems)):
+            continue
+        risk = R.boolean(obj, "risk", obj["level"] != "none", path, n, problems)
         if risk != (obj["level"] != "none"):
             problems.add(path, n, f"risk={risk} disagrees with level={obj['level']!r}",
                          "risk is true exactly when level is not none")
         out.append(ScreeningExample(str(obj["id"]), obj["text"], risk, obj["level"], obj["subject"],
                                     obj["category"], obj.get("lang", "en")))
         wheres.append((path, n))
-    unique_ids(out, wheres, problems, "screening example")
+    R.unique_ids(out, wheres, problems, "screening example")
     return out
 
 
-def load_safety_config(root: str | Path | None = None) -> dict[str, Any]:
-    """categories.yaml, escalation.yaml and resources.yaml as plain dicts."""
+def load_safety_config(root: str | Path | None = None, problems: Problems | None = None) -> dict[str, Any]:
+    """categories.yaml, escalation.yaml and resources.yaml as dicts; with a collecting ``problems`` a bad
+    file is reported (and read as empty) while the others are still read."""
     root = Path(root) if root else paths.corpora_dir() / "safety"
-    return {name: read_yaml(root / f"{name}.yaml") for name in ("categories", "escalation", "resources")}
+    out = {}
+    for name in ("categories", "escalation", "resources"):
+        out[name] = R.reported(problems, R.mapping, R.read_yaml, root / f"{name}.yaml", f"see {root}/README.md") or {}
+    return out
+

@@ -16,7 +16,8 @@ from pathlib import Path
 
 from workbench import corpora as C
 from workbench import paths
-from workbench.errors import CorpusError, Problem, Problems
+from workbench.corpus_readers import reported
+from workbench.errors import Problem, Problems
 from workbench.inventories import load_inventories
 
 __all__ = ["CARD_WORDS", "MIN_COUNTS", "NEAR_DUPLICATE", "CheckReport", "check_all"]
@@ -56,11 +57,7 @@ class CheckReport:
 
 def _guard(problems: Problems, fn, *args, **kw):
     """Run a loader; a fatal error in one file becomes one problem, not the end of the check."""
-    try:
-        return fn(*args, **kw)
-    except CorpusError as exc:
-        problems.items.append(Problem(exc.where or "?", None, exc.what, exc.fix or ""))
-        return None
+    return reported(problems, fn, *args, **kw)
 
 
 def check_all(root: str | Path | None = None, near_duplicate_threshold: float | None = None) -> CheckReport:
@@ -89,21 +86,22 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
                 pr.add(f"inventories/{inv.name}", None, f"trait {trait} keys unbalanced ({dict(keys)})",
                        "balance positive and reverse-keyed items")
         rep.counts[f"inventory {inv.name} items"] = len(inv.items)
-    profiles = _guard(pr, C.load_reference_profiles, root / "inventories" / "reference_profiles.yaml") or []
+    ref_path = root / "inventories" / "reference_profiles.yaml"
+    profiles = _guard(pr, C.load_reference_profiles, ref_path) or []
     for p in profiles:
         inv = inventories.get(p.get("inventory"))
         if inv is None:
-            pr.add("inventories/reference_profiles.yaml", getattr(p, "line", None),
+            pr.add(ref_path, getattr(p, "line", None),
                    f"profile {p.get('name')!r} names unknown inventory {p.get('inventory')!r}",
                    f"use one of: {', '.join(inventories)}")
             continue
-        for trait in p.get("traits", {}):
+        for trait in p.get("traits") if isinstance(p.get("traits"), dict) else {}:
             if trait not in inv.traits:
-                pr.add("inventories/reference_profiles.yaml", None, f"profile {p.get('name')!r}: unknown trait {trait}",
+                pr.add(ref_path, getattr(p, "line", None), f"profile {p.get('name')!r}: unknown trait {trait}",
                        f"use one of: {', '.join(inv.traits)}")
     prompts = _guard(pr, C.load_prompts, root / "prompts" / "library.yaml", pr) or {}
     screening = _guard(pr, C.load_screening, root / "safety" / "screening.jsonl", pr) or []
-    safety = _guard(pr, C.load_safety_config, root / "safety") or {}
+    safety = _guard(pr, C.load_safety_config, root / "safety", pr) or {}
     if safety:
         _check_safety_config(safety, pr)
 
@@ -134,11 +132,11 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
 
 def _check_safety_config(safety: dict, pr: Problems) -> None:
     cats = (safety.get("categories") or {})
-    levels = [lv.get("id") for lv in cats.get("levels", [])]
+    levels = [lv.get("id") if isinstance(lv, dict) else lv for lv in cats.get("levels") or []]
     if levels and levels != list(C.RISK_LEVELS):
         pr.add("safety/categories.yaml", None, f"levels are {levels}", f"expected {list(C.RISK_LEVELS)}")
     templates = (safety.get("escalation") or {}).get("templates", [])
-    have = {(t.get("level"), t.get("subject")) for t in templates}
+    have = {(t.get("level"), t.get("subject")) for t in templates if isinstance(t, dict)}
     for level in C.RISK_LEVELS[1:]:
         for subject in ("self", "client", "other"):
             if (level, subject) not in have:
@@ -149,9 +147,9 @@ def _check_safety_config(safety: dict, pr: Problems) -> None:
     if res.get("default") not in locales:
         pr.add("safety/resources.yaml", None, f"default locale {res.get('default')!r} is not listed",
                "set default to one of the locales")
-    for code, loc in locales.items():
+    for code, loc in locales.items() if isinstance(locales, dict) else ():
         for need in ("emergency", "crisis_line", "source"):
-            if not loc.get(need):
+            if not isinstance(loc, dict) or not loc.get(need):
                 pr.add("safety/resources.yaml", getattr(loc, "line", None), f"locale {code} lacks {need}", "add it")
 
 

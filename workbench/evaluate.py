@@ -175,6 +175,7 @@ def evaluate(queries, configs: Sequence[str] | str = ("base", "cotherapist"), *,
         raise WorkbenchError("No queries to evaluate.", fix="pass a JSONL file with at least id and text per line")
     base_name = resolve(model).name
     out = Path(out) if out else new_run_dir()
+    io.check_writable(out)  # before any model loads or answers: a write failing at the end loses them
     settings = {"model": base_name, "backend": backend, "max_new_tokens": max_new_tokens}
     _start(out, settings)
     needs_adapter = any(CONFIGS[c][1] for c in configs)

@@ -1,20 +1,43 @@
 """Self-report inventories in three formats: ours (YAML), IPIP-style CSV (item, key, trait) and
-PsychoBench questionnaire JSON; each becomes a :class:`~workbench.corpora.Inventory` and is checked
-the same way (a scale, known traits, keys of +1/-1, unique item ids)."""
+PsychoBench questionnaire JSON; each becomes an :class:`Inventory` (also importable from
+``workbench.corpora``) and is checked the same way (a scale, known traits, keys of +1/-1, unique item ids)."""
 
 from __future__ import annotations
 
-import csv
 import json
 import re
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench import paths
-from workbench.corpora import Inventory, Item
-from workbench.corpus_readers import line_of, read_yaml, require
+from workbench.corpus_readers import iter_csv, line_of, mapping, read_text, read_yaml, reported, require, str_list
 from workbench.errors import CorpusError, Problems
 
-__all__ = ["LIKERT5", "load_inventories", "load_inventory"]
+__all__ = ["KEYS", "LIKERT5", "Inventory", "Item", "load_inventories", "load_inventory"]
+
+# How an item's keying may be written: +1/-1 in YAML, + or - in an IPIP-style CSV.
+KEYS = {1: 1, -1: -1, "+": 1, "-": -1, "+1": 1, "-1": -1, "1": 1, "−": -1}
+KEYS_FIX = "use 1 or + (positively keyed) or -1 or - (reverse keyed)"
+
+
+@dataclass
+class Item:
+    id: str
+    text: str
+    trait: str
+    key: int  # +1 or -1 (reverse keyed)
+
+
+@dataclass
+class Inventory:
+    name: str
+    title: str
+    instruction: str
+    scale: list[str]
+    traits: dict[str, str]
+    items: list[Item]
+    sources: list[str] = field(default_factory=list)
+
 
 LIKERT5 = ["Very inaccurate", "Moderately inaccurate", "Neither accurate nor inaccurate", "Moderately accurate",
            "Very accurate"]
@@ -43,14 +66,16 @@ def load_inventory(path: str | Path, problems: Problems | None = None) -> Invent
 
 
 def load_inventories(root: str | Path | None = None, problems: Problems | None = None) -> dict[str, Inventory]:
-    """Every YAML inventory in a folder (the shipped ones by default), by name."""
+    """Every YAML inventory in a folder (the shipped ones by default), by name; with a collecting
+    ``problems`` an unreadable file is reported and the others are still read."""
     root = Path(root) if root else paths.corpora_dir() / "inventories"
     out = {}
     for f in sorted(root.glob("*.yaml")):
         if f.stem == "reference_profiles":
             continue
-        inv = load_inventory(f, problems)
-        out[inv.name] = inv
+        inv = reported(problems, load_inventory, f, problems)
+        if inv is not None:
+            out[inv.name] = inv
     return out
 
 
@@ -70,52 +95,56 @@ def _check(inv: Inventory, path, problems: Problems) -> None:
 
 
 def _from_yaml(path: Path, problems: Problems) -> Inventory:
-    data = read_yaml(path)
-    if not isinstance(data, dict):
-        raise CorpusError("inventory YAML must be a mapping", where=str(path), fix="see corpora/inventories/README.md")
+    data = mapping(read_yaml, path, "see corpora/inventories/README.md")
     require(data, ("name", "scale", "traits", "items"), path, line_of(data), problems)
+    traits, scale, entries = data.get("traits") or {}, data.get("scale") or [], data.get("items") or []
+    for name, value, ok, fix in (("traits", traits, isinstance(traits, dict), "write traits: as name: description"),
+                                 ("scale", scale, isinstance(scale, list), "write scale: as a list of labels"),
+                                 ("items", entries, isinstance(entries, list), "write items: as a list of '- id: …'")):
+        if not ok:
+            problems.add(path, line_of(data), f"{name} must be a {'mapping' if name == 'traits' else 'list'}, "
+                         f"not {type(value).__name__}", fix)
+            return Inventory(str(data.get("name", path.stem)), path.stem, "", [], {}, [])
     items = []
-    for it in data.get("items") or []:
+    for it in entries:
         if not require(it, ("id", "text", "trait", "key"), path, line_of(it), problems):
             continue
-        if it["trait"] not in (data.get("traits") or {}):
+        if it["trait"] not in traits:
             problems.add(path, line_of(it), f"item {it['id']} has unknown trait {it['trait']!r}",
-                         f"use one of: {', '.join(data.get('traits') or {})}")
-        items.append(Item(str(it["id"]), it["text"], it["trait"], int(it["key"])))
-    traits = dict(data.get("traits") or {})
+                         f"use one of: {', '.join(traits)}")
+        key = KEYS.get(it["key"]) if isinstance(it["key"], (int, str)) and not isinstance(it["key"], bool) else None
+        if key is None:
+            problems.add(path, line_of(it), f"item {it['id']} has key {it['key']!r}", KEYS_FIX)
+            continue
+        items.append(Item(str(it["id"]), str(it["text"]), it["trait"], key))
     return Inventory(data.get("name", path.stem), data.get("title", data.get("name", path.stem)),
-                     data.get("instruction", ""), list(data.get("scale") or []), traits, items,
-                     list(data.get("sources", [])))
+                     data.get("instruction", ""), [str(x) for x in scale], dict(traits), items,
+                     str_list(data, "sources", path, line_of(data), problems))
 
 
 def _from_ipip_csv(path: Path, problems: Problems) -> Inventory:
     """IPIP-style: columns item (text), key (+/-), trait; optional id."""
-    with path.open(newline="", encoding="utf-8") as fh:
-        reader = csv.DictReader(fh)
-        cols = {c.lower().strip(): c for c in (reader.fieldnames or [])}
-        for need in ("item", "key", "trait"):
-            if need not in cols:
-                raise CorpusError(f"IPIP-style CSV lacks a {need!r} column (has {reader.fieldnames})",
-                                  where=f"{path}:1", fix="use the columns item, key (+ or -), trait")
-        items, traits = [], {}
-        for n, row in enumerate(reader, 2):
-            text, key, trait = (row[cols[c]].strip() for c in ("item", "key", "trait"))
-            k = {"+": 1, "-": -1, "+1": 1, "-1": -1, "1": 1, "−": -1}.get(key)
-            if not text or not trait:
-                problems.add(path, n, "empty item text or trait", "fill both cells")
-                continue
-            if k is None:
-                problems.add(path, n, f"key {key!r} is not + or -", "use + for positive, - for reverse keyed")
-                continue
-            traits.setdefault(trait, trait)
-            items.append(Item(row.get(cols.get("id", ""), "") or f"{trait[:1].upper()}{n - 1:02d}", text, trait, k))
+    items, traits = [], {}
+    for n, row in iter_csv(path, problems, required=("item", "key", "trait"),
+                           fix="use the columns item, key (+ or -), trait"):
+        cols = {c.lower(): c for c in row}
+        text, key, trait = (row[cols[c]].strip() for c in ("item", "key", "trait"))
+        k = KEYS.get(key)
+        if not text or not trait:
+            problems.add(path, n, "empty item text or trait", "fill both cells")
+            continue
+        if k is None:
+            problems.add(path, n, f"key {key!r} is not + or -", KEYS_FIX)
+            continue
+        traits.setdefault(trait, trait)
+        items.append(Item(row.get(cols.get("id", ""), "") or f"{trait[:1].upper()}{n - 1:02d}", text, trait, k))
     return Inventory(path.stem, path.stem, "Describe yourself as you generally are now.", LIKERT5, traits, items)
 
 
 def _from_psychobench(path: Path, problems: Problems) -> Inventory:
     """PsychoBench questionnaire JSON: questions {n: text}, reverse [n], categories [{cat_name, cat_questions}]."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise CorpusError(f"not valid JSON: {exc.msg}", where=f"{path}:{exc.lineno}",
                           fix="fix the JSON on that line") from exc
@@ -125,23 +154,28 @@ def _from_psychobench(path: Path, problems: Problems) -> Inventory:
             raise CorpusError(f"{path.name} holds {len(data)} questionnaires {names}", where=str(path),
                               fix="save the one you want on its own, as a single JSON object")
         data = data[0]
-    for need in ("questions", "categories"):
-        if need not in data:
-            raise CorpusError(f"PsychoBench questionnaire lacks {need!r}", where=str(path),
-                              fix="keep the fields name, questions, scale, reverse, categories")
-    reverse = {int(r) for r in data.get("reverse", [])}
-    trait_of = {}
-    for cat in data["categories"]:
-        for q in cat.get("cat_questions", []):
-            trait_of.setdefault(int(q), cat["cat_name"])
-    text = " ".join(str(data.get(k, "")) for k in ("inner_setting", "prompt"))
-    m = re.search(r"from (\d+) to (\d+)", text)
-    lo, hi = (int(m.group(1)), int(m.group(2))) if m else (1, int(data.get("scale", 6)) - 1)
-    items = []
-    for qid, qtext in sorted(data["questions"].items(), key=lambda kv: int(kv[0])):
-        if int(qid) not in trait_of:
-            continue  # PsychoBench keeps unscored filler items outside every category
-        items.append(Item(str(qid), qtext, trait_of[int(qid)], -1 if int(qid) in reverse else 1))
-    traits = {c["cat_name"]: c["cat_name"] for c in data["categories"]}
+    fix = ("keep PsychoBench's fields: name, questions {\"1\": text}, reverse [numbers], "
+           "categories [{cat_name, cat_questions [numbers]}]")
+    missing = [k for k in ("questions", "categories") if k not in data] if isinstance(data, dict) else ["all fields"]
+    if missing:
+        raise CorpusError(f"PsychoBench questionnaire lacks {', '.join(missing)}", where=str(path), fix=fix)
+    try:  # the file's structure is checked by reading it: a wrong type anywhere is one clear error
+        reverse = {int(r) for r in data.get("reverse", [])}
+        trait_of = {}
+        for cat in data["categories"]:
+            for q in cat.get("cat_questions", []):
+                trait_of.setdefault(int(q), str(cat["cat_name"]))
+        text = " ".join(str(data.get(k, "")) for k in ("inner_setting", "prompt"))
+        m = re.search(r"from (\d+) to (\d+)", text)
+        lo, hi = (int(m.group(1)), int(m.group(2))) if m else (1, int(data.get("scale", 6)) - 1)
+        items = []
+        for qid, qtext in sorted(data["questions"].items(), key=lambda kv: int(kv[0])):
+            if int(qid) not in trait_of:
+                continue  # PsychoBench keeps unscored filler items outside every category
+            items.append(Item(str(qid), str(qtext), trait_of[int(qid)], -1 if int(qid) in reverse else 1))
+        traits = {str(c["cat_name"]): str(c["cat_name"]) for c in data["categories"]}
+    except (AttributeError, KeyError, TypeError, ValueError) as exc:
+        raise CorpusError(f"not a PsychoBench questionnaire ({type(exc).__name__}: {exc})", where=str(path),
+                          fix=fix) from exc
     return Inventory(data.get("name", path.stem), data.get("name", path.stem), data.get("prompt", ""),
                      [str(v) for v in range(lo, hi + 1)], traits, items, ["PsychoBench (Huang et al. 2024)"])

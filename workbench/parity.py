@@ -282,7 +282,8 @@ def speed(generator, prompt="How can I help a client who avoids homework between
         rss_mb=rss, peak_rss_mb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
 
 
-def export_and_compare(model: str, variants, *, max_new_tokens: int = 64, progress=None, cancel=None) -> dict:
+def export_and_compare(model: str, variants, *, max_new_tokens: int = 64, progress=None, cancel=None,
+                       force: bool = False) -> dict:
     """Export, check parity and time each variant against torch: the widget's one call, also usable alone.
 
     Returns ``{"export": ExportResult, "parity": [...], "speed": [torch, *variants]}`` where the
@@ -291,7 +292,7 @@ def export_and_compare(model: str, variants, *, max_new_tokens: int = 64, progre
     from workbench.models import get_generator
 
     say = progress or (lambda message: None)
-    result = export(model, variants=tuple(variants), progress=say, cancel=cancel)
+    result = export(model, variants=tuple(variants), progress=say, cancel=cancel, force=force)
     reports: list[ParityReport] = []
     speeds: list[SpeedReport] = []
     if result.status != "cancelled":
@@ -302,5 +303,6 @@ def export_and_compare(model: str, variants, *, max_new_tokens: int = 64, progre
                 break
             reports.append(parity(model, v, progress=say))
             say(f"Timing {v}…")
-            speeds.append(speed(get_generator(model, "onnx", variant=v), max_new_tokens=max_new_tokens))
+            rebuilt = v in result.variants and result.variants[v].built  # not the generator of the old files
+            speeds.append(speed(get_generator(model, "onnx", variant=v, fresh=rebuilt), max_new_tokens=max_new_tokens))
     return {"export": result, "parity": [r.to_dict() for r in reports], "speed": [s.to_dict() for s in speeds]}

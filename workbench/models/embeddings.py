@@ -46,10 +46,38 @@ def minilm_path() -> Path:
 
 
 def onnx_dir() -> Path:
-    """The exported model (fp32 and int8 side by side), built once; a directory without manifest is rebuilt."""
+    """The exported model (fp32 and int8 side by side), built once. Its files are checked against the
+    SHA-256 its manifest records (once per process); a folder without a manifest, or with one from before
+    checksums, is rebuilt."""
+    import warnings
+
+    from workbench.io import sha256_file, verify_files
+
     d = paths.cache_dir() / "embeddings" / "all-minilm-l6-v2-onnx"
-    if (d / "manifest.json").is_file():
+    manifest = d / "manifest.json"
+    files = json.loads(manifest.read_text()).get("files") if manifest.is_file() else None
+    if files:
+        verify_files(d, files, what="the MiniLM embedding export",
+                     fix=f"delete {d} and run `workbench pull` (it is exported again in about a minute)")
         return d
+    paths.offline()
+    from onnxruntime.quantization import QuantType, quantize_dynamic
+    from optimum.exporters.onnx import main_export
+
+    t0 = time.perf_counter()
+    with atomic_dir(d) as tmp:
+        with warnings.catch_warnings():  # the tracer's notes on a model we do not change
+            warnings.simplefilter("ignore")
+            main_export(str(minilm_path()), output=str(tmp), task="feature-extraction")
+        quantize_dynamic(str(tmp / "model.onnx"), str(tmp / "int8.onnx"), weight_type=QuantType.QInt8,
+                         per_channel=True)
+        (tmp / "model.onnx").rename(tmp / "fp32.onnx")
+        files = {f.name: {"size": f.stat().st_size, "sha256": sha256_file(f)}
+                 for f in sorted(tmp.iterdir()) if f.is_file()}
+        (tmp / "manifest.json").write_text(json.dumps({"source": str(minilm_path()), "variants": list(VARIANTS),
+                                                       "export_s": round(time.perf_counter() - t0, 1),
+                                                       "files": files}))
+    return d
     paths.offline()
     from onnxruntime.quantization import QuantType, quantize_dynamic
     from optimum.exporters.onnx import main_export

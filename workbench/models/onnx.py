@@ -6,11 +6,13 @@ IOBinding (the token, position and mask buffers are rewritten in place), and in 
 GroupQueryAttention the KV cache is one buffer per layer that is both the ``past`` input and the
 ``present`` output, so a step copies nothing but one token id in and one row of logits out. Graphs
 without that edit still work: their presents are bound back as the next step's pasts, as OrtValues.
+
+A variant loads only after its manifest's checksums verify (``onnx_export.verify_export``, once per
+file version and process): a damaged file is reported with its fix, never answered with.
 """
 
 from __future__ import annotations
 
-import json
 import os
 import threading
 import time
@@ -20,6 +22,7 @@ from pathlib import Path
 
 from workbench.errors import WorkbenchError
 from workbench.models.generate import TorchGenerator
+from workbench.models.onnx_export import verify_export
 from workbench.models.onnx_graph import KV_SHARED
 
 __all__ = ["OnnxGenerator", "physical_cores", "session_options"]
@@ -67,11 +70,9 @@ class OnnxGenerator(TorchGenerator):
         model_file = self.path / "model.onnx"
         if not model_file.is_file():
             raise WorkbenchError(f"No ONNX model in {self.path}.", where=str(self.path),
-                                 fix="export it first: workbench.models.onnx_export.export(name, variants=('int4',))")
-        try:
-            manifest = json.loads((self.path / "manifest.json").read_text())
-        except (OSError, ValueError):
-            manifest = {}
+                                 fix=f"export it first: workbench export NAME --variants {self.path.name}   "
+                                 "(from Python: workbench.models.onnx_export.export(name, variants=('int8',)))")
+        manifest = verify_export(self.path)  # never run unverified bytes
         self.variant = manifest.get("variant", self.path.name)
         self.tokenizer = AutoTokenizer.from_pretrained(str(self.path), local_files_only=True)
         self.config = AutoConfig.from_pretrained(str(self.path), local_files_only=True)
@@ -87,7 +88,8 @@ class OnnxGenerator(TorchGenerator):
                                                 providers=["CPUExecutionProvider"])
         except Exception as exc:
             raise WorkbenchError(f"ONNX Runtime could not load {model_file}: {exc}", where=str(model_file),
-                                 fix="re-export the variant (delete its directory and call export again)") from exc
+                                 fix=f"re-export the variant: workbench export {self.name} --variants {self.variant} "
+                                 "--force") from exc
         inputs = {i.name: i for i in self.session.get_inputs()}
         self.input_names = set(inputs)
         self.n_layers = sum(1 for n in inputs if n.startswith("past_key_values.") and n.endswith(".key"))

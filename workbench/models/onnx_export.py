@@ -3,10 +3,14 @@
 Layout: ``exports/onnx/<model>/<variant>/`` holds ``model.onnx``, the tokenizer and config (so a
 variant loads on its own), ``manifest.json`` (written last: a directory without an intact manifest
 is rebuilt, never loaded) and, once measured, ``parity.json`` (written by ``workbench.parity``).
-The graph edits applied after Optimum's export live in ``onnx_graph``.
+The manifest records each file's size and SHA-256; ``verify_export`` checks them (once per file
+version and process) before a variant is reused or loaded, so a flipped byte is reported with its
+fix (``workbench export --force``), never answered with. The graph edits after Optimum's export live
+in ``onnx_graph``.
 
     export("smollm2-135m-instruct")                 # fp32, int8, int4 under exports/onnx/
     ensure_exported("smollm2-135m-instruct", "int8")
+    export("smollm2-135m-instruct", variants=("int8",), force=True)   # rebuild a damaged export
 """
 
 from __future__ import annotations
@@ -22,16 +26,16 @@ from pathlib import Path
 
 from workbench import __version__, paths
 from workbench.errors import WorkbenchError
-from workbench.io import Record, atomic_dir, write_json
+from workbench.io import Record, atomic_dir, check_writable, sha256_file, verify_files, write_json
 from workbench.models.onnx_graph import add_logits_to_keep, fuse_attention, save_model, untie_lm_head
 from workbench.models.registry import build_tiny, ensure_cached, resolve
 
 __all__ = ["DEFAULT_VARIANT", "EXPORT_FORMAT", "GRAPH_VERSION", "MODEL_FILE", "PARITY_FILE", "QUANTIZATION", "VARIANTS",
            "ExportResult", "VariantExport", "ensure_exported", "export", "export_root",
-           "read_manifest", "variant_dir"]
+           "read_manifest", "variant_dir", "verify_export"]
 
 VARIANTS = ("fp32", "int8", "int4")
-EXPORT_FORMAT = 1
+EXPORT_FORMAT = 2  # 2: every file carries its SHA-256; older exports are rebuilt, never loaded unverified
 GRAPH_VERSION = 1  # bump when the graph edits change, so existing exports are rebuilt
 MODEL_FILE = "model.onnx"
 PARITY_FILE = "parity.json"  # written beside the manifest by workbench.parity; not part of the export
@@ -100,20 +104,66 @@ def _check_variant(variant: str) -> None:
 
 
 def read_manifest(d: Path) -> dict | None:
-    """The manifest if every file it lists is present with its recorded size, else None."""
+    """The manifest if it has this format and every file it lists is present with its recorded size
+    and a checksum, else None (half-written, or older: rebuilt by ``export``). ``verify_export`` checks
+    the bytes."""
     try:
         manifest = json.loads((Path(d) / "manifest.json").read_text())
     except (OSError, ValueError):
         return None
     if not isinstance(manifest, dict) or manifest.get("format") != EXPORT_FORMAT:
         return None
-    files = manifest.get("files")
-    if not isinstance(files, dict) or MODEL_FILE not in files:
+    files, sums = manifest.get("files"), manifest.get("sha256")
+    if not isinstance(files, dict) or MODEL_FILE not in files or not isinstance(sums, dict) or set(sums) != set(files):
         return None
     for f, size in files.items():
         p = Path(d) / f
         if not p.is_file() or p.stat().st_size != size:
             return None
+    return manifest
+
+
+def _checksummed(manifest: dict) -> dict:
+    """``{name: {"size", "sha256"}}`` as ``io.verify_files`` takes it, from the manifest's two maps."""
+    sums = manifest.get("sha256") if isinstance(manifest.get("sha256"), dict) else {}
+    return {f: {"size": size, **({"sha256": sums[f]} if f in sums else {})} for f, size in manifest["files"].items()}
+
+
+def _repair(d: Path, manifest: dict | None = None) -> str:
+    """The command that rebuilds this variant directory."""
+    d = Path(d)
+    source = (manifest or {}).get("source") or {}
+    name = source.get("model") or d.parent.name
+    model = source.get("path") or name  # a GGUF file or a model folder is named by its path
+    fix = f"rebuild it: workbench export {model} --variants {d.name} --force"
+    if d.parent != paths.exports_dir() / "onnx" / name:
+        fix += f"   (from Python: export({model!r}, variants=({d.name!r},), out={str(d.parent)!r}, force=True))"
+    return fix
+
+
+def verify_export(d: str | Path) -> dict:
+    """The manifest of an exported variant whose every file has the bytes it was written with; raises
+    WorkbenchError naming the file and the fix otherwise. Hashing happens once per file version."""
+    d = Path(d)
+    try:
+        manifest = json.loads((d / "manifest.json").read_text())
+    except FileNotFoundError:
+        raise WorkbenchError(f"{d} has no manifest.json: it was not made by workbench export, or its export was "
+                             "interrupted, so its files cannot be verified.", where=str(d), fix=_repair(d)) from None
+    except (OSError, ValueError) as exc:
+        raise WorkbenchError(f"The export manifest in {d} cannot be read ({exc}).", where=str(d / "manifest.json"),
+                             fix=_repair(d)) from exc
+    if not isinstance(manifest, dict) or not isinstance(manifest.get("files"), dict):
+        raise WorkbenchError(f"The export manifest in {d} lists no files.", where=str(d / "manifest.json"),
+                             fix=_repair(d))
+    if manifest.get("format") != EXPORT_FORMAT:
+        raise WorkbenchError(f"The export in {d} was made by an older workbench (format {manifest.get('format')}, "
+                             f"now {EXPORT_FORMAT}) without checksums, so it cannot be verified.",
+                             where=str(d / "manifest.json"), fix=_repair(d, manifest))
+    if MODEL_FILE not in manifest["files"]:
+        raise WorkbenchError(f"The export manifest in {d} does not list {MODEL_FILE}.", where=str(d / "manifest.json"),
+                             fix=_repair(d, manifest))
+    verify_files(d, _checksummed(manifest), what=f"the ONNX export {d.parent.name}/{d.name}", fix=_repair(d, manifest))
     return manifest
 
 
@@ -129,16 +179,18 @@ def _source_dir(spec, tmp: Path) -> Path:
 
 
 def _fingerprint(spec) -> str:
-    """Identifies the weights an export came from, so re-merging a model under the same name re-exports."""
+    """Identifies the weights an export came from, so re-merging a model under the same name re-exports:
+    the checksums a model cache records, else each weight file's name, size and mtime."""
     if spec.kind == "tiny":
         return "builtin:tiny-llama"
-    d = ensure_cached(spec)
-    h = hashlib.sha1()
-    for p in sorted(Path(d).iterdir()):
-        if p.is_file() and (p.suffix in (".safetensors", ".bin", ".json") and p.name != "manifest.json"):
-            st = p.stat()
-            h.update(f"{p.name}:{st.st_size}:{st.st_mtime_ns};".encode())
-    return h.hexdigest()[:16]
+    d = Path(ensure_cached(spec))
+    try:
+        files = json.loads((d / "manifest.json").read_text())["files"]
+        parts = [f"{n}:{r['sha256']};" for n, r in sorted(files.items())]
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        parts = [f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns};" for p in sorted(d.iterdir())
+                 if p.is_file() and p.suffix in (".safetensors", ".bin", ".json") and p.name != "manifest.json"]
+    return hashlib.sha1("".join(parts).encode()).hexdigest()[:16]
 
 
 # ---- export -----------------------------------------------------------------------------------
@@ -153,8 +205,10 @@ def _recipe(variant: str) -> dict:
 
 
 def _write_manifest(d: Path, extra: dict) -> dict:
-    files = {p.name: p.stat().st_size for p in sorted(d.iterdir()) if p.is_file() and p.name != PARITY_FILE}
-    body = {"format": EXPORT_FORMAT, "files": files, "size_bytes": sum(files.values()),
+    listed = [p for p in sorted(d.iterdir()) if p.is_file() and p.name not in (PARITY_FILE, "manifest.json")]
+    files = {p.name: p.stat().st_size for p in listed}
+    body = {"format": EXPORT_FORMAT, "files": files, "sha256": {p.name: sha256_file(p) for p in listed},
+            "size_bytes": sum(files.values()),
             "workbench_version": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S"), **extra}
     write_json(d / "manifest.json", body)
     return body
@@ -216,14 +270,32 @@ def _quantize(fp32_dir: Path, tmp: Path, variant: str) -> dict:
                              "lm_head_quantized": untied}}
 
 
+def _matching(d: Path, want: dict) -> dict | None:
+    manifest = read_manifest(d)
+    return manifest if manifest and all(manifest.get(k) == x for k, x in want.items()) else None
+
+
+def _intact(d: Path, force: bool) -> bool:
+    """Verify a variant about to be reused; a damaged one raises, or (``force``) is rebuilt."""
+    try:
+        verify_export(d)
+        return True
+    except WorkbenchError:
+        if force:
+            return False
+        raise
+
+
 def export(name_or_path: str | None = None, *, variants=VARIANTS, out: str | Path | None = None,
-           progress=None, cancel=None) -> ExportResult:
+           progress=None, cancel=None, force: bool = False) -> ExportResult:
     """Export a registry model (name, merged-model directory or GGUF) to ONNX and quantize it.
 
     Each variant directory is built aside and renamed into place, so an interrupted export leaves
-    the previous one (or none), never half of one; a variant whose manifest is intact and whose source
-    weights are unchanged is reused. The fp32 graph is always built first: the others derive from it.
-    ``progress(message)`` reports stages; ``cancel`` (a threading.Event) stops between variants.
+    the previous one (or none), never half of one; a variant whose manifest is intact, whose files
+    verify and whose source weights are unchanged is reused; a damaged one raises with the fix, and
+    ``force`` rebuilds every asked variant (and fp32 when it is damaged). The fp32 graph is always
+    built first: the others derive from it. ``progress(message)`` reports stages; ``cancel`` (a
+    threading.Event) stops between variants.
     """
     from transformers import AutoConfig
 
@@ -235,52 +307,60 @@ def export(name_or_path: str | None = None, *, variants=VARIANTS, out: str | Pat
         raise WorkbenchError("No variants to export.", fix=f"pass variants from: {', '.join(VARIANTS)}")
     spec = resolve(name_or_path)
     root = Path(out) if out else paths.exports_dir() / "onnx" / spec.name
+    check_writable(root, fix="fix the folder's permissions, or export elsewhere: set WORKBENCH_EXPORTS "
+                   "to a writable folder (or pass out=)")
     say = progress or (lambda message: None)
     result = ExportResult(model=spec.name, root=str(root))
     fingerprint = _fingerprint(spec)
-    order = ["fp32"] + [v for v in VARIANTS if v in variants and v != "fp32"]
+
+    def want(v: str, base) -> dict:  # reuse only what the same weights, recipe and (quantized) fp32 made
+        return {"fingerprint": fingerprint, "recipe": _recipe(v), "base": base if v != "fp32" else None}
+
+    quantized = [v for v in VARIANTS if v in variants and v != "fp32"]
+    fp32 = None if force and "fp32" in variants else _matching(root / "fp32", want("fp32", None))
+    todo = [v for v in quantized if force or not _matching(root / v, want(v, fp32 and fp32["created"]))]
+    if fp32 is not None and ("fp32" in variants or todo) and not _intact(root / "fp32", force):
+        fp32 = None
+    if fp32 is None:
+        todo = quantized  # a new fp32 graph: every quantized variant derives from it again
+    elif "fp32" in variants:
+        result.variants["fp32"] = VariantExport("fp32", str(root / "fp32"), False, fp32.get("export_seconds", 0.0),
+                                                fp32.get("size_bytes", 0))
     with tempfile.TemporaryDirectory(prefix="wb-export-") as scratch:
-        src, base = None, None
-        for v in order:
+        for v in (["fp32"] if fp32 is None else []) + quantized:
             if cancel is not None and cancel.is_set():
                 result.status = "cancelled"
                 break
             d = root / v
-            # reuse only what the same weights, the same recipe and (for quantized) the same fp32 made
-            want = {"fingerprint": fingerprint, "recipe": _recipe(v), "base": base if v != "fp32" else None}
-            manifest = read_manifest(d)
-            if manifest and all(manifest.get(k) == x for k, x in want.items()):
-                if v == "fp32":
-                    base = manifest["created"]
-                if v in variants:
-                    result.variants[v] = VariantExport(v, str(d), False, manifest.get("export_seconds", 0.0),
-                                                       manifest.get("size_bytes", 0))
+            base = fp32["created"] if fp32 is not None else None
+            if v not in todo and v != "fp32":
+                manifest = _matching(d, want(v, base))
+                _intact(d, False)
+                result.variants[v] = VariantExport(v, str(d), False, manifest.get("export_seconds", 0.0),
+                                                   manifest.get("size_bytes", 0))
                 continue
-            if src is None and v == "fp32":
-                src = _source_dir(spec, Path(scratch))
             say(f"Exporting {spec.name} to ONNX ({v})…")
             t0 = time.perf_counter()
             with atomic_dir(d) as tmp:
                 if v == "fp32":
+                    src = _source_dir(spec, Path(scratch))
                     extra = _export_fp32(src, tmp, AutoConfig.from_pretrained(src, local_files_only=True))
                 else:
                     extra = _quantize(root / "fp32", tmp, v)
                 seconds = round(time.perf_counter() - t0, 1)
                 body = _write_manifest(tmp, {
-                    "variant": v, "export_seconds": seconds, **want,
+                    "variant": v, "export_seconds": seconds, **want(v, base),
                     "source": {"model": spec.name, "kind": spec.kind, "path": spec.source},
                     **extra})
             if v == "fp32":
-                base = body["created"]
+                fp32 = body
             say(f"{spec.name} {v}: {body['size_bytes'] / 1e6:.0f} MB in {seconds:.0f} s")
             if v in variants:
                 result.variants[v] = VariantExport(v, str(d), True, seconds, body["size_bytes"])
     return result
 
 
-def ensure_exported(name: str | None, variant: str, progress=None) -> Path:
-    """The variant's directory, exporting it first if it is missing or stale."""
+def ensure_exported(name: str | None, variant: str, progress=None, *, force: bool = False) -> Path:
+    """The variant's directory, verified, exporting it first if it is missing or stale (or ``force``)."""
     _check_variant(variant)
-    return export(name, variants=(variant,), progress=progress).path(variant)
-
-
+    return export(name, variants=(variant,), progress=progress, force=force).path(variant)
