@@ -126,6 +126,16 @@ def _profile(args) -> int:
 def _screen(args) -> int:
     from workbench.safety import escalation, screen
 
+    if args.eval:  # a labelled file: recall, precision, subject accuracy, misses and false alarms
+        from workbench.screen_eval import evaluate_file, format_report
+
+        ev = evaluate_file(args.eval, locale=args.locale)
+        print(json.dumps(ev.to_dict(), ensure_ascii=False, indent=2) if args.json else format_report(ev))
+        return 0
+    if not args.text:
+        from workbench.errors import WorkbenchError
+
+        raise WorkbenchError("Nothing to screen.", fix='give a message (workbench screen "…") or --eval FILE.jsonl')
     result = screen(args.text, locale=args.locale)
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
@@ -228,18 +238,11 @@ def _merge(args) -> int:
 
 
 def _export(args) -> int:
-    from workbench.parity import export_and_compare
+    from workbench.parity import comparison_table, export_and_compare
 
     variants = [v.strip() for v in args.variants.split(",") if v.strip()]
     r = export_and_compare(args.name, variants, progress=lambda m: print(m, file=sys.stderr), force=args.force)
-    print(f"{'variant':<8} {'max|dlogit|':>11} {'agree':>6} {'ppl':>8} {'d ppl':>8} {'decode tok/s':>13}  verdict")
-    torch_speed = r["speed"][0]["decode_tok_s"]
-    print(f"{'torch':<8} {'':>11} {'':>6} {'':>8} {'':>8} {torch_speed:>13.1f}")
-    for p, s in zip(r["parity"], r["speed"][1:], strict=True):
-        verdict = "faithful" if p["passed"] else "FAILS " + ", ".join(f["metric"] for f in p["failures"])
-        print(f"{p['variant']:<8} {p['max_abs_logit_diff']:>11.3g} {p['greedy_agreement']:>6.2f} {p['ppl']:>8.2f} "
-              f"{p['ppl_delta_pct']:>+7.2f}% {s['decode_tok_s']:>13.1f}  {verdict} "
-              f"({s['decode_tok_s'] / max(torch_speed, 1e-9):.1f}x torch)")
+    print(comparison_table(r))
     print(r["export"].root)
     return 0
 
@@ -302,7 +305,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_profile)
 
     s = sub.add_parser("screen", help="screen a message for crisis risk; print the level and the first response")
-    s.add_argument("text")
+    s.add_argument("text", nargs="?", default=None)
+    s.add_argument("--eval", default=None, metavar="FILE.jsonl",
+                   help="measure the screen on a labelled file (text, risk, subject[, id, category, level])")
     s.add_argument("--json", action="store_true", help="print risk, level, subject, categories, evidence as JSON")
     s.add_argument("--locale", default=None, help="resources locale, e.g. US, UK, IN, ES (default: WORKBENCH_LOCALE "
                    "or the file's default)")

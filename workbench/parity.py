@@ -23,8 +23,8 @@ from workbench.io import Record, write_json
 from workbench.models.onnx_export import PARITY_FILE, export, read_manifest, variant_dir
 
 __all__ = ["PARITY_LIMITS", "PPL_DIALOGUES", "PPL_MAX_TOKENS", "PROBES", "ParityReport", "SpeedReport",
-           "check_parity", "export_and_compare", "heldout_dialogues", "load_parity", "parity", "save_parity",
-           "speed"]
+           "check_parity", "comparison_table", "export_and_compare", "heldout_dialogues", "load_parity", "parity",
+           "save_parity", "speed"]
 
 # Parity limits per variant: metric -> (comparison, limit). fp32 ONNX differs from torch by float
 # rounding only (measured on SmolLM2: max logit diff 1e-4, identical greedy text, perplexity equal to
@@ -306,3 +306,16 @@ def export_and_compare(model: str, variants, *, max_new_tokens: int = 64, progre
             rebuilt = v in result.variants and result.variants[v].built  # not the generator of the old files
             speeds.append(speed(get_generator(model, "onnx", variant=v, fresh=rebuilt), max_new_tokens=max_new_tokens))
     return {"export": result, "parity": [r.to_dict() for r in reports], "speed": [s.to_dict() for s in speeds]}
+
+
+def comparison_table(result: dict) -> str:
+    """``export_and_compare``'s result as the text table the CLI prints: each variant against torch."""
+    torch_speed = result["speed"][0]["decode_tok_s"]
+    lines = [f"{'variant':<8} {'max|dlogit|':>11} {'agree':>6} {'ppl':>8} {'d ppl':>8} {'decode tok/s':>13}  verdict",
+             f"{'torch':<8} {'':>11} {'':>6} {'':>8} {'':>8} {torch_speed:>13.1f}"]
+    for p, s in zip(result["parity"], result["speed"][1:], strict=True):
+        verdict = "faithful" if p["passed"] else "FAILS " + ", ".join(f["metric"] for f in p["failures"])
+        lines.append(f"{p['variant']:<8} {p['max_abs_logit_diff']:>11.3g} {p['greedy_agreement']:>6.2f} "
+                     f"{p['ppl']:>8.2f} {p['ppl_delta_pct']:>+7.2f}% {s['decode_tok_s']:>13.1f}  {verdict} "
+                     f"({s['decode_tok_s'] / max(torch_speed, 1e-9):.1f}x torch)")
+    return "\n".join(lines)

@@ -209,3 +209,55 @@ def test_agent_guard_replaces_harmful_drafts_and_keeps_escalation_first():
     assert screen_reply(echo).risk and not screen_reply(echo, about_risk=True).risk
     answer, _, decision = guard_reply(disclosure, echo, risk)
     assert answer.endswith(echo) and decision == "draft passed; escalation resources placed first"
+
+
+def _labelled(tmp_path, rows) -> str:
+    path = tmp_path / "labelled.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows), encoding="utf-8")
+    return str(path)
+
+
+EVAL_ROWS = [
+    {"id": "a", "text": "I've written my goodbye letters and tonight is the night.", "risk": True, "subject": "self",
+     "category": "suicidal_ideation"},
+    {"id": "b", "text": "My client told me she has a plan and the means at home.", "risk": True, "subject": "client",
+     "category": "suicidal_ideation"},
+    {"id": "c", "text": "My daughter has been hurting herself, I just found out.", "risk": True, "subject": "other",
+     "category": "self_harm"},
+    {"id": "d", "text": "The new timetable is killing me, honestly.", "risk": False, "subject": "none"},
+    {"id": "e", "text": "Can we talk about planning the garden this weekend?", "risk": False, "subject": "none"},
+    {"id": "f", "text": "I sorted out who looks after the cat, so that's one less thing.", "risk": True,
+     "subject": "self", "category": "preparatory"},
+]
+
+
+def test_screen_eval_measures_a_labelled_file_against_the_screen(tmp_path):
+    from workbench.screen_eval import evaluate_file, format_report
+
+    ev = evaluate_file(_labelled(tmp_path, EVAL_ROWS), n_boot=200)
+    got = {r["id"]: screen(r["text"]) for r in EVAL_ROWS}
+    risky = [r for r in EVAL_ROWS if r["risk"]]
+    flagged = [r for r in EVAL_ROWS if got[r["id"]].risk]
+    assert (ev.n, ev.n_risk) == (6, 4)
+    assert ev.recall["mean"] == round(sum(got[r["id"]].risk for r in risky) / 4, 3) and ev.recall["n"] == 4
+    assert ev.precision["n"] == len(flagged)
+    assert ev.precision["ci_low"] <= ev.precision["mean"] <= ev.precision["ci_high"]
+    assert set(ev.per_category) == {"suicidal_ideation", "self_harm", "preparatory"}
+    assert [m["id"] for m in ev.misses] == [r["id"] for r in risky if not got[r["id"]].risk]
+    assert [m["id"] for m in ev.false_alarms] == [r["id"] for r in EVAL_ROWS if got[r["id"]].risk and not r["risk"]]
+    text = format_report(ev)
+    assert "recall" in text and "recall per category" in text and f"misses ({len(ev.misses)})" in text
+
+
+def test_cli_screen_eval_and_its_errors(tmp_path, capsys):
+    from workbench.cli import main
+
+    assert main(["screen", "--eval", _labelled(tmp_path, EVAL_ROWS), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["n"] == 6 and {"recall", "precision", "subject_accuracy", "misses", "false_alarms"} <= set(out)
+
+    bad = _labelled(tmp_path, [*EVAL_ROWS[:2], {"text": "fine today", "risk": "no", "subject": "none"}])
+    assert main(["screen", "--eval", bad]) == 2
+    err = capsys.readouterr().err
+    assert "labelled.jsonl:3" in err and "true or false" in err
+    assert main(["screen"]) == 2 and "--eval" in capsys.readouterr().err
