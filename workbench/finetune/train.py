@@ -8,7 +8,6 @@ single-process here and under ``accelerate launch`` on several devices.
 
 from __future__ import annotations
 
-import hashlib
 import math
 import shutil
 import time
@@ -21,7 +20,7 @@ from workbench.errors import WorkbenchError
 from workbench.finetune.adapters import adapter_dir, check_name
 from workbench.finetune.data import BatchStream, collate, load_examples
 from workbench.finetune.loss import held_out_loss, loss_on_labels
-from workbench.io import atomic_dir, check_writable, write_json
+from workbench.io import atomic_dir, check_writable, sha256_file, write_json
 
 __all__ = ["Checkpoint", "TrainConfig", "TrainResult", "lora_config", "run_dir", "train"]
 
@@ -196,14 +195,6 @@ class Checkpoint:
         return {k: state[k] for k in self.COUNTERS}
 
 
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with path.open("rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            h.update(block)
-    return h.hexdigest()
-
-
 def _optimiser(model, config: TrainConfig, steps: int):
     """AdamW over the adapter with linear warmup then square-root decay to zero at ``steps``."""
     import torch
@@ -235,7 +226,7 @@ def _save_adapter(model, config: TrainConfig, result: TrainResult, spec, files, 
         model.save_pretrained(tmp)
         write_json(tmp / "manifest.json", {
             "name": config.name, "base_model": spec.name, "base_source": spec.source,
-            "data": {str(f): _sha256(f) for f in files}, "train_dialogues": sizes[0],
+            "data": {str(f): sha256_file(f) for f in files}, "train_dialogues": sizes[0],
             "eval_dialogues": sizes[1], "hyperparameters": asdict(config) | {"steps": result.steps},
             "steps": result.step, "train_loss": result.train_loss, "eval_loss": result.eval_loss,
             "wall_s": result.wall_s, "train_tok_s": result.train_tok_s, "processes": processes,

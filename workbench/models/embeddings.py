@@ -55,7 +55,10 @@ def onnx_dir() -> Path:
 
     d = paths.cache_dir() / "embeddings" / "all-minilm-l6-v2-onnx"
     manifest = d / "manifest.json"
-    files = json.loads(manifest.read_text()).get("files") if manifest.is_file() else None
+    try:
+        files = json.loads(manifest.read_text()).get("files")
+    except (OSError, ValueError, AttributeError):  # none, or not ours any more: export again
+        files = None
     if files:
         verify_files(d, files, what="the MiniLM embedding export",
                      fix=f"delete {d} and run `workbench pull` (it is exported again in about a minute)")
