@@ -27,6 +27,7 @@ $(VENV)/.installed: pyproject.toml | $(PY)
 setup: $(VENV)/.installed
 	$(VENV)/bin/workbench pull
 	$(VENV)/bin/workbench pull --model tiny-llama
+	$(VENV)/bin/workbench screen --train
 
 demo: setup
 	$(VENV)/bin/workbench demo

@@ -1,4 +1,9 @@
-"""Chat with a model: model picker, system prompt, message box, streamed answer, tokens/s."""
+"""Chat with a model: model picker, system prompt, message box, streamed answer, tokens/s.
+
+Every message passes the agent's crisis screen and every answer its reply guard (``safety.guard_reply``):
+a risk disclosure shows the escalation resources first, before any model text, and a draft that gives a
+diagnosis, a dose or harmful wording is replaced. Only answers to messages without risk stream live.
+"""
 
 from __future__ import annotations
 
@@ -76,17 +81,32 @@ class ChatView(JobView, W.VBox):
 
     def _generate(self, job: Job, messages: list[dict]):
         from workbench.models import get_generator
+        from workbench.safety import IMMINENT_FOLLOW_UP, escalation, guard_reply, screen
 
+        query = messages[-1]["content"]
+        risk = screen(query)
+        first = escalation(risk)
         gen = get_generator(self.model.value)
         text = ""
-        for piece in gen.stream(messages, max_new_tokens=self.max_new_tokens.value, cancel=job.cancelled,
-                                truncate="oldest"):
-            text += piece
-            self._show(text, messages)
-        c = self.last = gen.last
-        self._show(c.text, messages)
-        self.history = [m for m in messages if m["role"] != "system"] + [{"role": "assistant", "content": c.text}]
+        if first:
+            self._show(first + "\n\n…", messages)
+        if first and risk.level == "imminent" and risk.subject == "self":
+            c = None  # the guard answers with a fixed follow-up: no model text to wait for
+        else:
+            for piece in gen.stream(messages, max_new_tokens=self.max_new_tokens.value, cancel=job.cancelled,
+                                    truncate="oldest"):
+                text += piece
+                if not first:
+                    self._show(text, messages)
+            c = self.last = gen.last
+        answer, _, decision = guard_reply(query, c.text if c else IMMINENT_FOLLOW_UP, risk)
+        self._show(answer, messages)
+        self.history = [m for m in messages if m["role"] != "system"] + [{"role": "assistant", "content": answer}]
         self.message.value = ""
+        said = "" if decision == "draft passed" else f" · {decision}"
+        if c is None:
+            self.panel.say(f"risk {risk.level} ({risk.subject}){said}", "ok")
+            return None
         self.panel.say(f"{c.model} · {c.backend} · {c.completion_tokens} tokens · {c.tokens_per_s:.1f} tok/s · "
-                       f"first token after {c.prefill_s * 1000:.0f} ms · {c.finish_reason}", "ok")
+                       f"first token after {c.prefill_s * 1000:.0f} ms · {c.finish_reason}{said}", "ok")
         return c

@@ -29,15 +29,14 @@ class TraceView(W.VBox):
         self.chunks = W.HTML()
         self.safety = W.HTML()
         self.diff = W.HTML()
-        self.step = W.Dropdown(description="Step")
-        self.edit = W.Textarea(description="Input", layout=W.Layout(width="95%", height="80px"))
-        self.replay_btn = button("Replay this step", "info", "wb-trace-replay", icon="redo")
+        self.edit = W.Textarea(description="Message", layout=W.Layout(width="95%", height="80px"))
+        self.replay_btn = button("Replay through the agent", "info", "wb-trace-replay", icon="redo")
         self.replayed = with_class(W.HTML(), "wb-trace-replayed")
+        self.last_replay = None
         self.pick.observe(lambda _: self.show(), names="value")
-        self.step.observe(lambda _: self._fill_edit(), names="value")
         self.replay_btn.on_click(lambda _: self.replay())
         tabs = W.Tab(children=[self.tree, self.timeline, self.chunks, self.safety, self.diff,
-                               W.VBox([self.step, self.edit, self.replay_btn, self.replayed])])
+                               W.VBox([self.edit, self.replay_btn, self.replayed])])
         for i, title in enumerate(["Spans", "Timeline", "Retrieved", "Safety", "Draft → revision", "Replay"]):
             tabs.set_title(i, title)
         super().__init__([self.pick, self.answer, tabs])
@@ -71,28 +70,25 @@ class TraceView(W.VBox):
         draft, revise = t.span("draft"), t.span("revise")
         self.diff.value = (diff_html(draft.outputs.get("text", ""), revise.outputs.get("text", ""))
                            if draft and revise else "<i>No revision in this trace.</i>")
-        llm = [s for s in t.spans if s.kind == "llm"]
-        self.step.options = [(s.name, s.span_id) for s in llm]
-        self.step.value = llm[0].span_id if llm else None
-        self._fill_edit()
+        self.edit.value = t.query
 
-    def _span(self):
-        return next((s for s in self.trace.spans if s.span_id == self.step.value), None)
-
-    def _fill_edit(self) -> None:
-        s = self._span()
-        msgs = s.attributes.get("messages", []) if s else []
-        self.edit.value = msgs[-1]["content"] if msgs else ""
+    @staticmethod
+    def _decisions(t) -> str:
+        return " · ".join(f"{s.name}: {s.attributes.get('decision', '')}" for s in t.spans if s.kind == "guardrail")
 
     def replay(self):
-        """Re-run the chosen model step with the edited input (synchronous: one short generation)."""
+        """Run the agent again on the edited message: the same screen, retrieval and guard as the original
+        (synchronous: one short loop). The new trace is kept in ``last_replay``."""
         from workbench.agent import replay
 
         try:
-            c = replay(self._span(), self.edit.value)
+            t = self.last_replay = replay(self.trace, self.edit.value)
         except Exception as exc:
             self.replayed.value = status_html(error_text(exc), "error")
             return None
-        self.replayed.value = (f"<div style='white-space:pre-wrap'>{html.escape(c.text)}</div>"
-                               + status_html(f"{c.completion_tokens} tokens · {c.tokens_per_s:.1f} tok/s", "ok"))
-        return c
+        tok = [s.attributes for s in t.spans if s.kind == "llm"]
+        speed = f"{sum(a.get('completion_tokens', 0) for a in tok)} tokens · {tok[-1]['tokens_per_s']:.1f} tok/s · " \
+            if tok else ""
+        self.replayed.value = (f"<div style='white-space:pre-wrap'>{html.escape(t.answer)}</div>"
+                               + status_html(speed + (self._decisions(t) or "screening off"), "ok"))
+        return t

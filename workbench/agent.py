@@ -188,17 +188,17 @@ class Agent:
         return tracer.trace
 
 
-def replay(span, user_text: str | None = None, *, max_new_tokens: int = 200):
-    """Re-run one llm span, optionally with its last user message edited; returns the new Completion."""
+def replay(trace: Trace, user_text: str | None = None) -> Trace:
+    """Run the loop that made ``trace`` again, with the same configuration, model and backend, on an edited
+    message (default: the same one). The whole loop, not one model call: an edited message must pass the
+    crisis screen and the reply guard like any other, and be answered from its own retrieved cards."""
     from workbench.errors import WorkbenchError
-    from workbench.models import get_generator
 
-    messages = [dict(m) for m in span.attributes.get("messages", [])] if span is not None else []
-    if span is None or span.kind != "llm" or not messages:
-        raise WorkbenchError(f"{'No step is chosen' if span is None else f'Span {span.name!r} is not a model call'}"
-                             ", so there is nothing to replay.",
-                             fix="pick a span of kind llm (draft or revise)")
-    if user_text is not None:
-        messages[-1] = {"role": "user", "content": user_text}
-    gen = get_generator(span.attributes.get("model"), span.attributes.get("backend", "torch"))
-    return gen.chat(messages, max_new_tokens=max_new_tokens, truncate="oldest")
+    root = trace.span("agent")
+    llm = next((s for s in trace.spans if s.kind == "llm" and s.attributes.get("model")), None)
+    if root is None or llm is None:
+        raise WorkbenchError("This trace has no agent run with a model call, so there is nothing to replay.",
+                             fix="pick a trace written by Agent.run")
+    config = AgentConfig(**root.attributes.get("config", {}))
+    agent = Agent(llm.attributes["model"], llm.attributes.get("backend", "torch"), config=config)
+    return agent.run(trace.query if user_text is None else user_text)

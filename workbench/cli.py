@@ -130,25 +130,22 @@ def _screen(args) -> int:
         from workbench.screen_eval import evaluate_file, format_report
 
         ev = evaluate_file(args.eval, locale=args.locale)
+        if args.rates_only:  # a frozen split is measured without showing its messages
+            ev.misses, ev.false_alarms = [], []
         print(json.dumps(ev.to_dict(), ensure_ascii=False, indent=2) if args.json else format_report(ev))
+        return 0
+    if args.train:  # train once (make setup does), or load: the held-out report either way
+        from workbench.safety_model import learned
+
+        print(json.dumps(learned().report, indent=2))
         return 0
     if not args.text:
         from workbench.errors import WorkbenchError
 
         raise WorkbenchError("Nothing to screen.", fix='give a message (workbench screen "…") or --eval FILE.jsonl')
     result = screen(args.text, locale=args.locale)
-    if args.json:
-        print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2))
-        return 0
-    who = f", subject {result.subject}" if result.risk else ""
-    cats = f" [{', '.join(result.categories)}]" if result.categories else ""
-    print(f"risk: {'yes' if result.risk else 'no'} · level {result.level}{who}{cats}")
-    for e in result.evidence:
-        print(f"  {e['rule']}: {e['text']!r} ({e['start']}–{e['end']})")
-    reply = escalation(result, locale=args.locale)
-    if reply:
-        print()
-        print(reply)
+    print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else
+          "\n\n".join(filter(None, [result.summary(), escalation(result, locale=args.locale)])))
     return 0
 
 
@@ -309,6 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--eval", default=None, metavar="FILE.jsonl",
                    help="measure the screen on a labelled file (text, risk, subject[, id, category, level])")
     s.add_argument("--json", action="store_true", help="print risk, level, subject, categories, evidence as JSON")
+    s.add_argument("--rates-only", action="store_true", help="with --eval: leave out the messages missed or flagged")
+    s.add_argument("--train", action="store_true", help="train the screen's model now if needed (a few minutes)")
     s.add_argument("--locale", default=None, help="resources locale, e.g. US, UK, IN, ES (default: WORKBENCH_LOCALE "
                    "or the file's default)")
     s.set_defaults(func=_screen)

@@ -21,10 +21,10 @@ from workbench.errors import CorpusError, Problems
 from workbench.inventories import Inventory, Item
 from workbench.io import iter_jsonl
 
-__all__ = ["APPROACHES", "AUDIENCES", "DIMENSIONS", "RISK_LEVELS", "SPEAKERS", "SUBJECTS", "TOPICS", "Card",
-           "Dialogue", "Dimension", "Exemplar", "Inventory", "Item", "Prompt", "Query", "Rubric", "ScreeningExample",
-           "load_cards", "load_dialogues", "load_prompts", "load_qa_csv", "load_queries", "load_reference_profiles",
-           "load_rubric", "load_safety_config", "load_screening", "read_yaml", "user_prompts_path"]
+__all__ = ["APPROACHES", "AUDIENCES", "Card", "DIMENSIONS", "Dialogue", "Dimension", "Exemplar", "Inventory", "Item",
+           "Prompt", "Query", "RISK_CATEGORIES", "RISK_LEVELS", "Rubric", "SPEAKERS", "SUBJECTS",
+           "TOPICS", "load_cards", "load_dialogues", "load_prompts", "load_qa_csv", "load_queries",
+           "load_reference_profiles", "load_rubric", "load_safety_config", "read_yaml", "user_prompts_path"]
 
 TOPICS = (
     "anxiety panic depression ocd trauma grief sleep substance-use eating-disorders perinatal psychosis "
@@ -40,6 +40,8 @@ SPEAKERS = ("clinician", "client")
 AUDIENCES = ("clinician", "client", "both")
 RISK_LEVELS = ("none", "concern", "elevated", "imminent")
 SUBJECTS = ("self", "client", "other", "none")
+RISK_CATEGORIES = ("suicidal_ideation", "self_harm", "eating_disorder", "substance", "psychosis", "harm_to_others",
+                   "abuse")  # safety/categories.yaml, in its order
 
 
 # ---- records ----------------------------------------------------------------------------------
@@ -118,17 +120,6 @@ class Prompt:
     source: str = "shipped"   # "shipped" (corpora/prompts) or "user" (exports/prompts, saved by the prompt lab)
     note: str = ""
     author: str = ""
-
-
-@dataclass
-class ScreeningExample:
-    id: str
-    text: str
-    risk: bool
-    level: str
-    subject: str
-    category: str
-    lang: str = "en"
 
 
 # ---- knowledge cards --------------------------------------------------------------------------
@@ -362,27 +353,6 @@ def _load_prompt_file(path: Path, problems: Problems, source: str = "shipped") -
 
 
 # ---- safety -----------------------------------------------------------------------------------
-def load_screening(path: str | Path | None = None, problems: Problems | None = None) -> list[ScreeningExample]:
-    problems = problems or Problems()
-    path = Path(path) if path else paths.corpora_dir() / "safety" / "screening.jsonl"
-    out, wheres = [], []
-    for n, obj in iter_jsonl(path, problems):
-        if not R.require(obj, ("id", "text", "level", "subject", "category"), path, n, problems):
-            continue
-        if not (R.one_of(obj["level"], RISK_LEVELS, "level", path, n, problems)
-                & R.one_of(obj["subject"], SUBJECTS, "subject", path, n, problems)):
-            continue
-        risk = R.boolean(obj, "risk", obj["level"] != "none", path, n, problems)
-        if risk != (obj["level"] != "none"):
-            problems.add(path, n, f"risk={risk} disagrees with level={obj['level']!r}",
-                         "risk is true exactly when level is not none")
-        out.append(ScreeningExample(str(obj["id"]), obj["text"], risk, obj["level"], obj["subject"],
-                                    obj["category"], obj.get("lang", "en")))
-        wheres.append((path, n))
-    R.unique_ids(out, wheres, problems, "screening example")
-    return out
-
-
 def load_safety_config(root: str | Path | None = None, problems: Problems | None = None) -> dict[str, Any]:
     """categories.yaml, escalation.yaml and resources.yaml as dicts; with a collecting ``problems`` a bad
     file is reported (and read as empty) while the others are still read."""

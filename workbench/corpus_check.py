@@ -19,11 +19,12 @@ from workbench import paths
 from workbench.corpus_readers import reported
 from workbench.errors import Problem, Problems
 from workbench.inventories import load_inventories
+from workbench.safety_corpus import load_screening
 
 __all__ = ["CARD_WORDS", "MIN_COUNTS", "NEAR_DUPLICATE", "CheckReport", "check_all"]
 
 NEAR_DUPLICATE = 0.80
-MIN_COUNTS = {"cards": 60, "dialogues": 240, "queries": 60, "screening": 120}
+MIN_COUNTS = {"cards": 60, "dialogues": 240, "queries": 60, "screening": 1500}
 CARD_WORDS = (150, 400)
 
 
@@ -100,7 +101,7 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
                 pr.add(ref_path, getattr(p, "line", None), f"profile {p.get('name')!r}: unknown trait {trait}",
                        f"use one of: {', '.join(inv.traits)}")
     prompts = _guard(pr, C.load_prompts, root / "prompts" / "library.yaml", pr) or {}
-    screening = _guard(pr, C.load_screening, root / "safety" / "screening.jsonl", pr) or []
+    screening = _guard(pr, load_screening, root / "safety" / "train", pr) or []
     safety = _guard(pr, C.load_safety_config, root / "safety", pr) or {}
     if safety:
         _check_safety_config(safety, pr)
@@ -123,6 +124,9 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
     rep.tables["queries per topic"] = Counter(q.topic for q in queries)
     rep.tables["screening per level"] = Counter(s.level for s in screening)
     rep.tables["screening per language"] = Counter(s.lang for s in screening)
+    rep.tables["screening per category"] = Counter(s.category for s in screening)
+    rep.tables["screening per subject"] = Counter(s.subject for s in screening)
+    _frozen_overlap(screening, root / "safety" / "frozen" / "test.jsonl", pr)
 
     if queries and dialogues:
         _near_duplicates(queries, dialogues, threshold, pr, rep)
@@ -130,18 +134,46 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
     return rep
 
 
+def _frozen_overlap(examples, frozen: Path, pr: Problems) -> None:
+    """A training message that is also in the frozen test split spoils its measurement. Only the
+    training ids are named: the split's messages are never shown while building the screen."""
+    if not frozen.is_file():
+        return
+    from workbench.io import iter_jsonl
+
+    def norm(text: str) -> str:
+        return " ".join(str(text).casefold().split())
+
+    held = {norm(obj.get("text", "")) for _, obj in iter_jsonl(frozen)}
+    for e in examples:
+        if norm(e.text) in held:
+            pr.add("safety/train", None, f"training message {e.id} is also in the frozen test split",
+                   "remove it from the training files")
+
+
 def _check_safety_config(safety: dict, pr: Problems) -> None:
     cats = (safety.get("categories") or {})
+    ids = [c.get("id") if isinstance(c, dict) else c for c in cats.get("categories") or []]
+    if ids != list(C.RISK_CATEGORIES):
+        pr.add("safety/categories.yaml", None, f"categories are {ids}", f"expected {list(C.RISK_CATEGORIES)}")
     levels = [lv.get("id") if isinstance(lv, dict) else lv for lv in cats.get("levels") or []]
     if levels and levels != list(C.RISK_LEVELS):
         pr.add("safety/categories.yaml", None, f"levels are {levels}", f"expected {list(C.RISK_LEVELS)}")
-    templates = (safety.get("escalation") or {}).get("templates", [])
+    escalation = safety.get("escalation") or {}
+    templates = escalation.get("templates", [])
     have = {(t.get("level"), t.get("subject")) for t in templates if isinstance(t, dict)}
-    for level in C.RISK_LEVELS[1:]:
-        for subject in ("self", "client", "other"):
+    by_category, urgent = escalation.get("by_category") or {}, escalation.get("urgent") or {}
+    for subject in ("self", "client", "other"):
+        for level in C.RISK_LEVELS[1:]:
             if (level, subject) not in have:
                 pr.add("safety/escalation.yaml", None, f"no escalation template for level={level}, subject={subject}",
                        "add one")
+        if not urgent.get(subject):
+            pr.add("safety/escalation.yaml", None, f"no urgent line for subject={subject}", "add one under urgent:")
+        for category in C.RISK_CATEGORIES[1:]:  # suicidal ideation uses the (level, subject) templates
+            if not (by_category.get(category) or {}).get(subject):
+                pr.add("safety/escalation.yaml", None, f"no escalation text for {category}, subject={subject}",
+                       f"add by_category: {category}: {subject}:")
     res = (safety.get("resources") or {})
     locales = res.get("locales", {})
     if res.get("default") not in locales:

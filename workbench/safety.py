@@ -1,20 +1,16 @@
 """Crisis screening: notice risk in a message and choose the words that must come first.
 
-``screen(text)`` returns a :class:`Screen` — risk yes/no, a level on a C-SSRS-style ladder
+``screen(text)`` returns a :class:`Screen`: risk yes/no, a level on a C-SSRS-style ladder
 (none → concern → elevated → imminent), who is at risk (the speaker, a clinician's client, or
 someone else), the risk categories of ``corpora/safety/categories.yaml`` and the spans of the
 input that drove the decision. ``escalation(screen)`` gives the first words of the reply, with
-the emergency number and crisis line of the user's locale.
+the emergency number and crisis line of the user's locale and what fits the category.
 
-Why rules *and* a classifier. The rules are explicit, auditable and carry the knowledge that a
-240-message data set cannot teach: the C-SSRS ladder (wish to be dead, active thoughts, method,
-intent, plan or means, attempt in progress), what counts as an idiom, a denial, a resolved
-history or a joke, and who is speaking. They return evidence spans, so a reviewer can see why.
-But rules only catch the wordings someone thought of. A logistic regression on MiniLM sentence
-embeddings, trained on the shipped screening set, recognises paraphrases by meaning. The two are
-combined for recall: either can raise risk; the classifier only overrides an explicit benign
-reading of the rules (an idiom, a denial, resolved history) when it is very confident; the rules
-decide subject, categories and evidence and set the level, which the classifier can raise.
+The decision is learned (``safety_model``: embeddings, character n-grams and the rules' findings,
+trained on ``corpora/safety/train/``), because recall must not depend on someone having written a
+rule for the exact phrasing. The rules (``safety_rules``) stay as evidence a clinician can read:
+the spans shown are the rule cues of the categories found or, when no rule matched, the sentence
+the model found most risky. ``screen_reply``, the guard on the model's own replies, is rules only.
 
 The screen never produces, and the rules never encode, method details; they match on the words
 people use to say they are at risk, not on how.
@@ -23,128 +19,96 @@ people use to say they are at risk, not on how.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import asdict, dataclass, field
-from functools import lru_cache
 from typing import Any
 
+from workbench.corpora import RISK_CATEGORIES as CATEGORIES
 from workbench.errors import WorkbenchError
-from workbench.safety_rules import DISCUSSION, ENDORSE, LEVELS, RANK, TOPICAL, rules, sentence, subject_of
+from workbench.safety_rules import DISCUSSION, ENDORSE, RANK, rules, sentence
 
-__all__ = ["CATEGORIES", "IMMINENT_FOLLOW_UP", "REPLACED", "Screen", "escalation", "evaluate_screening", "guard_reply",
-           "screen", "screen_reply"]
+__all__ = ["CATEGORIES", "IMMINENT_FOLLOW_UP", "REPLACED", "Screen", "escalation", "guard_reply", "screen",
+           "screen_reply"]
 
-CATEGORIES = ("suicidal_ideation", "self_harm", "harm_to_others", "abuse", "substance_withdrawal",
-              "medical_emergency")
-
-# Classifier thresholds on P(risk): chosen a priori, not tuned on held-out folds.
-_CLF_RISK = 0.5        # risk when no rule fired either way and the message uses words of the risk domain
-_CLF_OVERRIDE = 0.9    # otherwise, or despite an explicit benign reading (idiom, denial, resolved history, joke)
-_CLF_RAISE = 0.7       # the classifier's level may raise the rules' level when this sure of it
+_ALSO = 0.25  # a further category is listed when the category head gives it at least this probability
+_SENTENCES = re.compile(r"[^.!?।\n]+[.!?।]*")
 
 
 @dataclass
 class Screen:
-    """The result of screening one message."""
+    """The result of screening one message (``p_risk``: the model's probability of risk)."""
 
     risk: bool
     level: str
     subject: str
     categories: list[str] = field(default_factory=list)
     evidence: list[dict] = field(default_factory=list)
+    p_risk: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-# ---- classifier ---------------------------------------------------------------------------------
-@dataclass
-class _Classifier:
-    risk: Any        # LogisticRegression: none vs risk
-    level: Any       # LogisticRegression over LEVELS
-    category: Any    # LogisticRegression over categories, fitted on risky examples
-
-
-def _fit(vectors, examples) -> _Classifier:
-    """Logistic regressions on sentence embeddings; a fraction of a second on 240 examples."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegression
-
-    y_risk = np.array([e.risk for e in examples])
-    y_level = np.array([e.level for e in examples])
-    risky = np.flatnonzero(y_risk)
-    lr = dict(C=4.0, max_iter=2000, class_weight="balanced")
-    return _Classifier(LogisticRegression(**lr).fit(vectors, y_risk),
-                       LogisticRegression(**lr).fit(vectors, y_level),
-                       LogisticRegression(**lr).fit(vectors[risky], [examples[i].category for i in risky]))
+    def summary(self) -> str:
+        """One line of verdict, then one per evidence span (what ``workbench screen`` prints)."""
+        who = f", subject {self.subject}" if self.risk else ""
+        cats = f" [{', '.join(self.categories)}]" if self.categories else ""
+        lines = [f"risk: {'yes' if self.risk else 'no'} · level {self.level}{who}{cats} · p={self.p_risk:.2f}"]
+        return "\n".join(lines + [f"  {e['rule']}: {e['text']!r} ({e['start']}–{e['end']})" for e in self.evidence])
 
 
-@lru_cache(maxsize=2)
-def _screening_data(path: str):
-    from workbench.corpora import load_screening
-    from workbench.models.embeddings import embed
-
-    examples = load_screening(path)
-    return examples, embed([e.text for e in examples])
+def _top(probs: dict[str, float]) -> str:
+    return max(probs, key=probs.get)
 
 
-def _screening_path() -> str:
-    from workbench import paths
+def _riskiest_sentence(text: str, model) -> dict:
+    """The sentence the model finds most risky, as an evidence span (the whole text when it is one)."""
+    spans = [m for m in _SENTENCES.finditer(text) if m.group().strip()]
+    if len(spans) > 1:
+        probs = list(model.risk_of([m.group() for m in spans]))
+        best = spans[max(range(len(spans)), key=probs.__getitem__)]
+        start, end = best.start() + len(best.group()) - len(best.group().lstrip()), best.end()
+    else:
+        start, end = 0, len(text)
+    return {"start": start, "end": end, "text": text[start:end], "rule": "model"}
 
-    return str(paths.corpora_dir() / "safety" / "screening.jsonl")
 
+def _screen_with(text: str, model) -> Screen:
+    """Screen ``text`` with a given learned model (``safety_model.Learned``)."""
+    from workbench.safety_rules import subject_of
 
-@lru_cache(maxsize=2)
-def _classifier(path: str) -> _Classifier:
-    examples, vectors = _screening_data(path)
-    return _fit(vectors, examples)
-
-
-def _screen_with(text: str, clf: _Classifier | None, vector=None) -> Screen:
-    """Rules plus a given classifier (None: rules only); ``vector`` is the text's embedding if known."""
+    row = model.predict([text])[0]
     hits, benign = rules(text)
-    level = max((h.level for h in hits), key=RANK.__getitem__, default="none")
-    categories = sorted({h.category for h in hits}, key=lambda c: (-max(RANK[h.level] for h in hits
-                                                                        if h.category == c), CATEGORIES.index(c)))
-    evidence = [h.span() for h in sorted(hits, key=lambda h: h.start)]
-    if clf is not None:
-        if vector is None:
-            from workbench.models.embeddings import embed
-
-            vector = embed([text])[0]
-        x = vector.reshape(1, -1)
-        p_risk = float(clf.risk.predict_proba(x)[0][list(clf.risk.classes_).index(True)])
-        levels = dict(zip(clf.level.classes_, clf.level.predict_proba(x)[0], strict=True))
-        clf_level = max((lv for lv in LEVELS[1:]), key=lambda lv: levels.get(lv, 0.0))
-        whole = {"start": 0, "end": len(text), "text": text, "rule": f"classifier (p={p_risk:.2f})"}
-        threshold = _CLF_RISK if (TOPICAL.search(text) and not benign) else _CLF_OVERRIDE
-        if level == "none" and p_risk >= threshold:
-            level, benign = clf_level, []
-            categories = [str(clf.category.predict(x)[0])]
-            evidence = [whole]
-        elif level != "none" and RANK[clf_level] > RANK[level] and levels.get(clf_level, 0.0) >= _CLF_RAISE:
-            level = clf_level
-            evidence.append(whole)
-    if level == "none":
-        return Screen(False, "none", "none", [], sorted(benign, key=lambda e: e["start"]))
-    subject, marker = subject_of(text, hits)
-    if marker:
-        evidence = sorted(evidence + [marker], key=lambda e: (e["start"], e["end"]))
-    return Screen(True, level, subject, categories, evidence)
+    if not row["risk"]:
+        return Screen(False, "none", "none", [], sorted(benign, key=lambda e: e["start"]), row["p_risk"])
+    cats = sorted((c for c, q in row["category"].items() if q >= _ALSO or c == _top(row["category"])),
+                  key=lambda c: -row["category"][c])
+    level, subject = _top(row["level"]), _top(row["subject"])
+    cued = [h for h in hits if h.category in cats]
+    if any(h.level == "imminent" for h in cued):  # an explicit imminent cue is never talked down
+        level = "imminent"
+    evidence = [h.span() for h in cued] or [_riskiest_sentence(text, model)]
+    _, marker = subject_of(text, hits)
+    if marker and subject == "client":
+        evidence.append(marker)
+    evidence = sorted(evidence, key=lambda e: (e["start"], e["end"]))
+    return Screen(True, level, subject, cats, evidence, row["p_risk"])
 
 
 def screen(text: str, *, locale: str | None = None) -> Screen:
-    """Screen one message for current risk (rules + the classifier trained on the shipped set).
+    """Screen one message for current risk.
 
-    ``locale`` is only checked here (an unknown one raises early); rules for English, Spanish and
-    Hindi always run, and the locale matters for :func:`escalation`.
+    ``locale`` is only checked here (an unknown one raises early); it matters for :func:`escalation`.
+    The learned model is trained on first use on a machine (a few minutes; ``make setup`` does it) and cached.
     """
+    from workbench.safety_model import learned
+
     if not isinstance(text, str):
         raise WorkbenchError(f"screen() needs a string, got {type(text).__name__}.", fix="pass the message text")
     if locale is not None:
         _resources(locale)
     if not text.strip():
         return Screen(False, "none", "none", [], [])
-    return _screen_with(text, _classifier(_screening_path()))
+    return _screen_with(text, learned())
 
 
 def _discusses(text: str, hit) -> bool:
@@ -235,63 +199,31 @@ def _resources(locale: str | None) -> dict:
 
 
 def escalation(screen: Screen, locale: str | None = None) -> str:
-    """What to say first for this screen, with the locale's emergency number and crisis line; '' when none."""
+    """What to say first for this screen, with the locale's numbers; '' when there is no risk.
+
+    Suicidal ideation gets the (level, subject) template; every other category its own text for the
+    subject (wound care, same-day medical assessment, duty to report or protect, safety planning), led by
+    the subject's urgent line when the level is imminent.
+    """
     from workbench.corpora import load_safety_config
 
     loc = _resources(locale)
     if not screen.risk or screen.level == "none":
         return ""
     subject = screen.subject if screen.subject in ("self", "client", "other") else "self"
-    templates = load_safety_config()["escalation"]["templates"]
-    tpl = next((t for t in templates if t["level"] == screen.level and t["subject"] == subject), None)
-    if tpl is None:
-        raise WorkbenchError(f"No escalation template for level {screen.level!r}, subject {subject!r}.",
-                             where="corpora/safety/escalation.yaml", fix="add one template per (level, subject)")
+    config = load_safety_config()["escalation"]
+    category = screen.categories[0] if screen.categories else "suicidal_ideation"
+    by_category = (config.get("by_category") or {}).get(category)
+    if by_category:
+        parts = ([config["urgent"][subject]] if screen.level == "imminent" else []) + [by_category[subject]]
+    else:
+        tpl = next((t for t in config["templates"] if t["level"] == screen.level and t["subject"] == subject), None)
+        if tpl is None:
+            raise WorkbenchError(f"No escalation template for level {screen.level!r}, subject {subject!r}.",
+                                 where="corpora/safety/escalation.yaml", fix="add one template per (level, subject)")
+        parts = [tpl["text"]]
     line = loc["crisis_line"]
-    return " ".join(tpl["text"].split()).format(emergency=loc["emergency"],
-                                                crisis_line=f"{line['name']} ({line['contact']})")
-
-
-# ---- evaluation ---------------------------------------------------------------------------------
-def evaluate_screening(folds: int = 5, seed: int = 0) -> dict:
-    """Stratified k-fold cross-validation of the combined screen on the shipped set.
-
-    In each fold the classifier is fitted on the training folds only; the held-out messages are
-    screened with rules + that classifier. Also reports the rules alone and the classifier alone
-    (same folds) so their contributions are visible.
-    """
-    import numpy as np
-    from sklearn.model_selection import StratifiedKFold
-
-    examples, vectors = _screening_data(_screening_path())
-    n = len(examples)
-    combined: list[Screen | None] = [None] * n
-    clf_only = np.zeros(n, dtype=bool)
-    strata = [e.level for e in examples]
-    for train, test in StratifiedKFold(folds, shuffle=True, random_state=seed).split(np.zeros(n), strata):
-        clf = _fit(vectors[train], [examples[i] for i in train])
-        for i in test:
-            combined[i] = _screen_with(examples[i].text, clf, vectors[i])
-        clf_only[test] = clf.risk.predict(vectors[test]).astype(bool)
-    rules = [_screen_with(e.text, None) for e in examples]
-    truth = np.array([e.risk for e in examples])
-
-    def binary(pred) -> dict:
-        pred = np.asarray(pred, dtype=bool)
-        tp, fp, fn = int((pred & truth).sum()), int((pred & ~truth).sum()), int((~pred & truth).sum())
-        p = tp / (tp + fp) if tp + fp else 0.0
-        r = tp / (tp + fn) if tp + fn else 0.0
-        return {"recall": r, "precision": p, "f1": 2 * p * r / (p + r) if p + r else 0.0, "tp": tp, "fp": fp, "fn": fn}
-
-    out = binary([s.risk for s in combined])
-    out["level_accuracy"] = float(np.mean([s.level == e.level for s, e in zip(combined, examples, strict=True)]))
-    out["subject_accuracy"] = float(np.mean([s.subject == e.subject for s, e in zip(combined, examples, strict=True)]))
-    out["per_language_recall"] = {
-        lang: float(np.mean([combined[i].risk for i in range(n) if examples[i].lang == lang and examples[i].risk]))
-        for lang in sorted({e.lang for e in examples})}
-    out["errors"] = [{"id": e.id, "text": e.text, "gold": [e.level, e.subject], "got": [s.level, s.subject]}
-                     for s, e in zip(combined, examples, strict=True) if (s.level, s.subject) != (e.level, e.subject)]
-    out["rules_only"] = binary([s.risk for s in rules])
-    out["classifier_only"] = binary(clf_only)
-    out.update(folds=folds, seed=seed, n=n)
-    return out
+    crisis = f"{line['name']} ({line['contact']})"
+    return " ".join(" ".join(parts).split()).format(
+        emergency=loc["emergency"], crisis_line=crisis, abuse_line=loc.get("abuse_line") or crisis,
+        poison_line=loc.get("poison_line") or loc["emergency"])

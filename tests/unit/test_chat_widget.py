@@ -36,3 +36,23 @@ def test_persona_picker_fills_system_prompt():
     view = ChatView(model="tiny-llama")
     view.preset.value = "baseline"
     assert view.system.value == view.prompts["baseline"].text
+
+
+def test_a_risk_disclosure_gets_escalation_before_any_model_text():
+    """The chat goes through the agent's screen and guard: resources first, then the model's words."""
+    view = ChatView(model="tiny-llama", max_new_tokens=8)
+    view.message.value = "my brother keeps saying everyone would be better off without him and he gave his bike away"
+    view.send.click()
+    c = view.job.wait(timeout=120)
+    first = view.history[-1]["content"].split("\n\n")[0]
+    assert "988" in first and c is not None and "escalation resources placed first" in view.stats.value
+
+
+def test_imminent_risk_from_the_speaker_gets_the_fixed_follow_up():
+    from workbench.safety import IMMINENT_FOLLOW_UP
+
+    view = ChatView(model="tiny-llama", max_new_tokens=8)
+    view.message.value = "I have everything ready and I'm ending it tonight, this is goodbye"
+    view.send.click()
+    assert view.job.wait(timeout=120) is None  # no model text: the guard's fixed follow-up
+    assert view.history[-1]["content"].endswith(IMMINENT_FOLLOW_UP) and "911" in view.answer.value

@@ -30,13 +30,23 @@ def test_inspector_shows_every_part(traces, tmp_path):
     assert "background:#ffe3e3" in view.safety.value and "imminent" in view.safety.value
 
 
-def test_replay_with_edited_input(traces):
+def test_replay_with_edited_input_runs_the_whole_loop(traces):
     view = TraceView(traces[0])
-    view.step.value = next(v for label, v in view.step.options if label == "draft")
     assert view.edit.value == traces[0].query
     view.edit.value = "What is a thought record?"
     view.replay_btn.click()
-    assert "tok/s" in view.replayed.value
+    assert "tok/s" in view.replayed.value and "screen_input: no risk" in view.replayed.value
+    assert view.last_replay.query == "What is a thought record?"
+    assert view.last_replay.span("retrieve").outputs["cards"] != traces[0].span("retrieve").outputs["cards"]
+
+
+def test_an_edited_risk_message_is_screened_and_escalated(traces):
+    """Replay used to call the model directly: no screen, and the old question's cards."""
+    view = TraceView(traces[0])
+    view.edit.value = "I gave my dog to my sister and wrote letters to everyone. Tonight I'm done."
+    t = view.replay_btn.click() or view.last_replay
+    assert t.span("screen_input").outputs["risk"] and "escalation" in t.span("screen_output").attributes["decision"]
+    assert "988" in t.answer.split("\n\n")[0]
 
 
 def test_diff_marks_changes():

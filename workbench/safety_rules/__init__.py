@@ -106,10 +106,10 @@ def rules(text: str) -> tuple[list[Hit], list[dict]]:
         if sym:
             who = who_of(text, ctx[0].start(), ctx[0].end())
             for m in (ctx[0], sym[0]):
-                hits.append(Hit("withdrawal_" + level, "substance_withdrawal", level, m.start(), m.end(), m.group(),
+                hits.append(Hit("withdrawal_" + level, "substance", level, m.start(), m.end(), m.group(),
                                  who=who))
     for m in WITHDRAWAL_PLAN.finditer(text):
-        hits.append(Hit("withdrawal_risk", "substance_withdrawal", "concern", m.start(), m.end(), m.group(),
+        hits.append(Hit("withdrawal_risk", "substance", "concern", m.start(), m.end(), m.group(),
                          who=who_of(text, m.start(), m.end())))
 
     benign: list[dict] = []

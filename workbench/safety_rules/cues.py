@@ -125,17 +125,17 @@ RULES: list[tuple[str, str, str, set, re.Pattern]] = [
         r"\b(?:hurt|cut) (?:myself|herself|himself) (?:badly|really badly|deep(?:ly)?)\b",
     )),
     # -- medical emergency -------------------------------------------------------------------------
-    ("overdose", "medical_emergency", "imminent", set(), p(
+    ("overdose", "substance", "imminent", set(), p(
         r"\b(?:took|taken|take|swallowed|had) (?:too many|a lot of|lots of|a bunch of|loads of|all (?:my|his|her|the)) (?:pills|tablets|meds|medication)\b",
         r"\b(?:taken|took|had|has taken) an overdose\b", r"\boverdosed\b",
         r"\b(?:took|taken|take|swallowed|had) (?:a |the )?(?:whole |full |entire )?(?:bottle|packet|box|handful|strip|pack)s? of (?:pills|tablets|meds|medication|\w+)\b",
         r"\b(?:me )?(?:tom[eé]|tom[oó]|se tom[oó]) (?:demasiadas|muchas|un mont[oó]n de) pastillas\b", r"\bsobredosis\b",
         r"\bgoliyan kha (?:li|liya|lee)\b", r"गोलियाँ खा ली", r"गोलियां खा ली",
     )),
-    ("double_dose", "medical_emergency", "concern", set(), p(
+    ("double_dose", "substance", "concern", set(), p(
         r"\b(?:accidentally|by mistake)\b[^.!?]{0,20}\bdouble dose\b", r"\bdouble dose\b[^.!?]{0,20}\bby mistake\b",
     )),
-    ("collapse", "medical_emergency", "imminent", set(), p(
+    ("collapse", "substance", "imminent", set(), p(
         r"\b(?:unconscious|unresponsive|not breathing)\b", r"\bcan'?t wake (?:him|her|them) up\b",
         r"\bcan'?t wake (?:him|her|them)\b",
         r"\bchest (?:feels )?(?:crushed|crushing)\b", r"\bchest pain\b", r"\barm (?:has gone|went|is) numb\b",
