@@ -6,11 +6,15 @@ someone else), the risk categories of ``corpora/safety/categories.yaml`` and the
 input that drove the decision. ``escalation(screen)`` gives the first words of the reply, with
 the emergency number and crisis line of the user's locale and what fits the category.
 
-The decision is learned (``safety_model``: embeddings, character n-grams and the rules' findings,
-trained on ``corpora/safety/train/``), because recall must not depend on someone having written a
-rule for the exact phrasing. The rules (``safety_rules``) stay as evidence a clinician can read:
-the spans shown are the rule cues of the categories found or, when no rule matched, the sentence
-the model found most risky. ``screen_reply``, the guard on the model's own replies, is rules only.
+The decision is learned (``safety_model``: a fine-tuned encoder averaged with linear heads over
+embeddings, character n-grams and the rules' findings, trained on ``corpora/safety/train/``), because
+recall must not depend on someone having written a rule for the exact phrasing. The rules
+(``safety_rules``) stay as evidence a clinician can read (the spans shown are the rule cues of the
+categories found or, when no rule matched, the sentence the model found most risky) and as a floor:
+an explicit first-person cue at elevated or above that no benign reading cancelled counts as risk even
+when the model, diluted by ordinary text around it, does not ("Work was awful. I keep thinking about killing
+myself. Anyway, how was your day?"), and the level is never below the highest cue's.
+``screen_reply``, the guard on the model's own replies, is rules only.
 
 The screen never produces, and the rules never encode, method details; they match on the words
 people use to say they are at risk, not on how.
@@ -78,14 +82,20 @@ def _screen_with(text: str, model) -> Screen:
 
     row = model.predict([text])[0]
     hits, benign = rules(text)
-    if not row["risk"]:
+    explicit = [h for h in hits if RANK[h.level] >= RANK["elevated"] and h.who == "self"]
+    if not row["risk"] and not explicit:
         return Screen(False, "none", "none", [], sorted(benign, key=lambda e: e["start"]), row["p_risk"])
-    cats = sorted((c for c, q in row["category"].items() if q >= _ALSO or c == _top(row["category"])),
-                  key=lambda c: -row["category"][c])
+    if row["risk"]:
+        cats = sorted((c for c, q in row["category"].items() if q >= _ALSO or c == _top(row["category"])),
+                      key=lambda c: -row["category"][c])
+    else:  # the speaker's own explicit cue, not cancelled (idiom, denial, fiction, joke, history), is never missed
+        cats = sorted({h.category for h in explicit}, key=lambda c: -max(RANK[h.level] for h in explicit
+                                                                          if h.category == c))
     level, subject = _top(row["level"]), _top(row["subject"])
     cued = [h for h in hits if h.category in cats]
-    if any(h.level == "imminent" for h in cued):  # an explicit imminent cue is never talked down
-        level = "imminent"
+    top_cue = max((RANK[h.level] for h in cued), default=0)
+    if top_cue > RANK[level]:  # an explicit cue is never talked down
+        level = next(lv for lv, r in RANK.items() if r == top_cue)
     evidence = [h.span() for h in cued] or [_riskiest_sentence(text, model)]
     _, marker = subject_of(text, hits)
     if marker and subject == "client":

@@ -8,7 +8,9 @@ from workbench.corpora import DIMENSIONS, load_prompts, user_prompts_path
 from workbench.errors import WorkbenchError
 from workbench.prompt_lab import Grid, load_grid, run_grid, save_prompt
 
-SAFE, RISKY = "q-002", "q-032"  # a client's Sunday-evening work worry; a parent who thought of not being around
+# a client asking about worry ("is this generalised anxiety?"); a parent who thought of not being around. The
+# first safe query used here, a Sunday-evening work worry (q-002), is one the screen now flags (p 0.5).
+SAFE, RISKY = "q-004", "q-032"
 
 
 @pytest.fixture(scope="module")
