@@ -81,25 +81,25 @@ class ChatView(JobView, W.VBox):
 
     def _generate(self, job: Job, messages: list[dict]):
         from workbench.models import get_generator
-        from workbench.safety import IMMINENT_FOLLOW_UP, escalation, guard_reply, screen
+        from workbench.safety import escalation, guard_reply, screen
 
         query = messages[-1]["content"]
         risk = screen(query)
         first = escalation(risk)
-        gen = get_generator(self.model.value)
         text = ""
         if first:
             self._show(first + "\n\n…", messages)
-        if first and risk.level == "imminent" and risk.subject == "self":
+        if risk.fixed_reply:
             c = None  # the guard answers with a fixed follow-up: no model text to wait for
         else:
+            gen = get_generator(self.model.value)
             for piece in gen.stream(messages, max_new_tokens=self.max_new_tokens.value, cancel=job.cancelled,
                                     truncate="oldest"):
                 text += piece
                 if not first:
                     self._show(text, messages)
             c = self.last = gen.last
-        answer, _, decision = guard_reply(query, c.text if c else IMMINENT_FOLLOW_UP, risk)
+        answer, _, decision = guard_reply(query, c.text if c else "", risk)
         self._show(answer, messages)
         self.history = [m for m in messages if m["role"] != "system"] + [{"role": "assistant", "content": answer}]
         self.message.value = ""

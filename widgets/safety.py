@@ -81,9 +81,15 @@ class SafetyView(JobView, W.VBox):
     def start(self) -> Job | None:
         if self.panel.busy:
             return self.job
+        if not self.file.value.strip():
+            self.panel.say("Type the path of a labelled .jsonl file first (text, risk, subject per line).", "error")
+            return None
         return self.panel.run(self._evaluate, "screen-eval", "Loading the screen…")
 
     def _evaluate(self, job: Job):
+        import plotly.graph_objects as go
+
+        from workbench.report import screen_confusion
         from workbench.screen_eval import evaluate_file, format_report
 
         ev = evaluate_file(self.file.value.strip(), locale=self.locale.value,
@@ -95,19 +101,7 @@ class SafetyView(JobView, W.VBox):
             ev.misses, ev.false_alarms = [], []
         self.evaluation = ev
         self.report.value = f"<pre style='white-space:pre-wrap'>{html.escape(format_report(ev))}</pre>"
-        self.confusion.children = [self._confusion_figure(ev)]
+        self.confusion.children = [go.FigureWidget(screen_confusion(ev))]
         self.panel.say(f"Recall {ev.recall['mean']:.3f}, precision {ev.precision['mean']:.3f} on {ev.n} messages "
                        f"({ev.ms_per_message} ms each)", "ok")
         return ev
-
-    @staticmethod
-    def _confusion_figure(ev):
-        import plotly.graph_objects as go
-
-        gold = list(ev.confusion)
-        got = sorted({c for row in ev.confusion.values() for c in row}, key=lambda c: (c == "none", c))
-        z = [[ev.confusion[g].get(c, 0) for c in got] for g in gold]
-        fig = go.Figure(go.Heatmap(z=z, x=got, y=gold, colorscale="Blues", text=z, texttemplate="%{text}"))
-        fig.update_layout(title="Labelled category → the screen's first category", height=380,
-                          xaxis_title="screen", yaxis_title="label", margin=dict(l=10, r=10, t=40, b=10))
-        return go.FigureWidget(fig)

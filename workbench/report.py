@@ -9,7 +9,7 @@ from pathlib import Path
 from workbench.io import write_text
 
 __all__ = ["diff_html", "dimension_bars", "item_heatmap", "profile_radar", "reliability_panel", "Report",
-           "span_tree_html", "speed_chart", "trace_timeline"]
+           "screen_confusion", "span_tree_html", "speed_chart", "trace_timeline"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:980px;margin:2rem auto;padding:0 1rem;
@@ -143,6 +143,19 @@ def item_heatmap(p):
                                colorbar=dict(title="keyed")))
     fig.update_layout(height=max(320, 12 * len(items)), title="Item × variant (keyed expected score)",
                       margin=dict(t=50, b=30))
+    return fig
+
+
+def screen_confusion(ev):
+    """A ``screen_eval.ScreenEval``'s labelled category (rows) against the screen's first category (columns)."""
+    import plotly.graph_objects as go
+
+    gold = list(ev.confusion)
+    got = sorted({c for row in ev.confusion.values() for c in row}, key=lambda c: (c == "none", c))
+    z = [[ev.confusion[g].get(c, 0) for c in got] for g in gold]
+    fig = go.Figure(go.Heatmap(z=z, x=got, y=gold, colorscale="Blues", text=z, texttemplate="%{text}"))
+    fig.update_layout(title="Labelled category → the screen's first category", height=380,
+                      xaxis_title="screen", yaxis_title="label", margin=dict(l=10, r=10, t=40, b=10))
     return fig
 
 

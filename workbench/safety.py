@@ -52,6 +52,11 @@ class Screen:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
+    @property
+    def fixed_reply(self) -> bool:
+        """Imminent risk to the speaker: the reply is the escalation and a fixed follow-up, no model words."""
+        return self.risk and self.level == "imminent" and self.subject == "self"
+
     def summary(self) -> str:
         """One line of verdict, then one per evidence span (what ``workbench screen`` prints)."""
         who = f", subject {self.subject}" if self.risk else ""
@@ -180,7 +185,7 @@ def guard_reply(query: str, draft: str, risk: Screen | None = None, *, locale: s
     unsafe = scope_findings(query, draft, False)
     answer, decision = (REPLACED, "draft replaced") if unsafe or out.risk else (draft, "draft passed")
     if risk is not None and risk.risk:
-        if risk.level == "imminent" and risk.subject == "self":
+        if risk.fixed_reply:
             answer = IMMINENT_FOLLOW_UP  # no room for a small model's improvisation here
         answer = escalation(risk, locale) + "\n\n" + answer
         decision += "; escalation resources placed first"

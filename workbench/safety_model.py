@@ -28,14 +28,14 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from workbench.corpora import RISK_CATEGORIES, RISK_LEVELS, SUBJECTS
+
 __all__ = ["HEADS", "RECALL_TARGET", "Learned", "fit", "learned", "model_dir", "rule_features"]
 
 VERSION = 4
 EPOCHS, LR, HEAD_LR, BATCH, MAX_TOKENS, HELD_OUT, SEED = 4, 5e-5, 1e-3, 16, 96, 0.15, 0
 RECALL_TARGET = 0.98   # on the held-out training messages
-HEADS = {"level": ("concern", "elevated", "imminent"), "subject": ("self", "client", "other"),
-         "category": ("suicidal_ideation", "self_harm", "eating_disorder", "substance", "psychosis", "harm_to_others",
-                      "abuse")}
+HEADS = {"level": RISK_LEVELS[1:], "subject": SUBJECTS[:3], "category": RISK_CATEGORIES}  # "none" is the risk head's
 C = 4.0  # inverse regularisation of the linear heads
 _BENIGN = ("idiom", "denial", "study_or_fiction", "joke", "resolved_history")
 

@@ -51,6 +51,8 @@ def test_evaluate_a_labelled_file_with_a_confusion_view(tmp_path):
     heat = view.confusion.children[0].data[0]
     assert sum(map(sum, heat.z)) == 3 and "none" in heat.y
     assert ev.misses == [] and ev.false_alarms == []  # not listed unless asked
+    view.file.value = "  "
+    assert view.start() is None and "path of a labelled" in view.status.value
     view.list_errors.value = True
     view.file.value = str(tmp_path / "absent.jsonl")
     view.eval_btn.click()
