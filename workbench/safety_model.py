@@ -108,80 +108,6 @@ class Linear:
         return out
 
 
-def _net(encoder_dir: Path):
-    """The encoder with a risk head and one head per entry of HEADS, on the mean of its token states."""
-    import torch
-    from transformers import AutoConfig, AutoModel
-
-    class Net(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.encoder = AutoModel.from_config(AutoConfig.from_pretrained(encoder_dir))
-            width = self.encoder.config.hidden_size
-            self.heads = torch.nn.ModuleDict({"risk": torch.nn.Linear(width, 2)} | {
-                name: torch.nn.Linear(width, len(classes)) for name, classes in HEADS.items()})
-
-        def forward(self, ids, mask):
-            states = self.encoder(input_ids=ids, attention_mask=mask).last_hidden_state
-            m = mask.unsqueeze(-1).to(states.dtype)
-            pooled = (states * m).sum(1) / m.sum(1).clamp(min=1)
-            return {name: head(pooled) for name, head in self.heads.items()}
-
-    return Net()
-
-
-_OUTPUTS = ("risk", *HEADS)
-
-
-def _torch_runner(net):
-    import torch
-
-    def run(ids, mask) -> dict:
-        net.eval()
-        with torch.inference_mode():
-            out = net(torch.from_numpy(ids), torch.from_numpy(mask))
-        return {k: torch.softmax(v, -1).numpy() for k, v in out.items()}
-
-    return run
-
-
-def _export_onnx(net, tokenizer, path: Path) -> None:
-    """The network as ONNX (fp32; int8 weights moved probabilities by up to 0.45, so they are not used)."""
-    import warnings
-
-    import torch
-
-    class Softmaxed(torch.nn.Module):
-        def __init__(self):
-            super().__init__()
-            self.net = net
-
-        def forward(self, ids, mask):
-            return tuple(torch.softmax(self.net(ids, mask)[k], -1) for k in _OUTPUTS)
-
-    b = tokenizer(["an example message"], return_tensors="pt")
-    net.eval()
-    with warnings.catch_warnings():  # the TorchScript exporter's notes on traced shapes
-        warnings.simplefilter("ignore")
-        torch.onnx.export(Softmaxed(), (b["input_ids"], b["attention_mask"]), str(path), dynamo=False,
-                          input_names=["ids", "mask"], output_names=list(_OUTPUTS), opset_version=17,
-                          dynamic_axes={"ids": {0: "batch", 1: "tokens"}, "mask": {0: "batch", 1: "tokens"}})
-
-
-def _onnx_runner(path: Path):
-    import onnxruntime as ort
-
-    from workbench.models.onnx import session_options
-
-    session = ort.InferenceSession(str(path), session_options(), providers=["CPUExecutionProvider"])
-
-    def run(ids, mask) -> dict:
-        return dict(zip(_OUTPUTS, session.run(None, {"ids": ids.astype("int64"), "mask": mask.astype("int64")}),
-                        strict=True))
-
-    return run
-
-
 @dataclass
 class Learned:
     """Both models, the tokenizer, the risk threshold and how the screen did on held-out messages.
@@ -240,46 +166,30 @@ def _split(examples, seed: int):
 def fit(examples, *, seed: int = SEED, progress=None) -> Learned:
     """Fine-tune MiniLM and fit the linear heads on most of ``examples``; choose the threshold and report on the rest.
     ``progress(done, total)`` follows the optimiser steps."""
-    import numpy as np
     import torch
-    from transformers import AutoModel, AutoTokenizer
+    from transformers import AutoTokenizer
 
+    from workbench.models import tuned
     from workbench.models.embeddings import minilm_path
 
     torch.manual_seed(seed)
     train, held = _split(examples, seed)
     tok = AutoTokenizer.from_pretrained(minilm_path())
-    net = _net(minilm_path())
-    net.encoder.load_state_dict(AutoModel.from_pretrained(minilm_path()).state_dict())
+    net = tuned.network({"risk": 2} | {name: len(classes) for name, classes in HEADS.items()})
     labels = {"risk": [int(e.risk) for e in examples]} | {
         name: [classes.index(getattr(e, name)) if e.risk else -100 for e in examples]
         for name, classes in HEADS.items()}
     targets = {k: torch.tensor(v) for k, v in labels.items()}
-    # batches of similar length (shuffled within and between), so short messages don't pay for long ones
-    lengths = np.array([len(tok(examples[i].text, truncation=True, max_length=MAX_TOKENS)["input_ids"]) for i in train])
-    opt = torch.optim.AdamW([{"params": net.encoder.parameters(), "lr": LR},  # the new heads learn faster
-                             {"params": net.heads.parameters(), "lr": HEAD_LR}], weight_decay=0.01)
-    total = EPOCHS * -(-len(train) // BATCH)
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: min(1.0, (s + 1) / (0.1 * total)) * (total - s) / total)
-    rng, done = np.random.RandomState(seed), 0
-    for _ in range(EPOCHS):
-        order = np.array(train)[np.argsort(lengths + rng.uniform(0, 6, len(train)), kind="stable")]
-        batches = [order[i:i + BATCH] for i in range(0, len(order), BATCH)]
-        net.train()
-        for idx in (batches[j] for j in rng.permutation(len(batches))):
-            b = tok([examples[i].text for i in idx], padding=True, truncation=True, max_length=MAX_TOKENS,
-                    return_tensors="pt")
-            logits = net(b["input_ids"], b["attention_mask"])
-            loss = sum(torch.nn.functional.cross_entropy(logits[k], targets[k][idx], ignore_index=-100)
-                       for k in logits if (targets[k][idx] >= 0).any())
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            done += 1
-            if progress:
-                progress(done, total)
-    model = Learned(_torch_runner(net), tok, Linear.fit([examples[i] for i in train]), net=net)
+    lengths = [len(tok(examples[i].text, truncation=True, max_length=MAX_TOKENS)["input_ids"]) for i in train]
+
+    def batch(idx):
+        b = tok([examples[i].text for i in idx], padding=True, truncation=True, max_length=MAX_TOKENS,
+                return_tensors="pt")
+        return b["input_ids"], b["attention_mask"], {k: v[idx] for k, v in targets.items()}
+
+    tuned.train(net, batch, train, lengths, epochs=EPOCHS, lr=LR, head_lr=HEAD_LR, batch_size=BATCH, seed=seed,
+                progress=progress)
+    model = Learned(tuned.torch_runner(net), tok, Linear.fit([examples[i] for i in train]), net=net)
     model.threshold, model.report = _held_out_report(model, [examples[i] for i in held])
     model.report["n_train"] = len(train)
     return model
@@ -355,6 +265,7 @@ def _load(folder: Path) -> Learned | None:
     from transformers import AutoTokenizer
 
     from workbench.io import verify_files
+    from workbench.models import tuned
 
     if not (folder / "meta.json").is_file():
         return None
@@ -362,7 +273,7 @@ def _load(folder: Path) -> Learned | None:
         meta = json.loads((folder / "meta.json").read_text())
         verify_files(folder, meta["files"], what="crisis-screen model", fix="it is trained again")
         linear = pickle.loads((folder / "linear.pkl").read_bytes())  # ours, and its SHA-256 was just checked
-        return Learned(_onnx_runner(folder / "screen.onnx"), AutoTokenizer.from_pretrained(folder), linear,
+        return Learned(tuned.onnx_runner(folder / "screen.onnx"), AutoTokenizer.from_pretrained(folder), linear,
                        meta["threshold"], meta["report"])
     except Exception as exc:  # damaged or from an older version: say so, then train again
         print(f"The cached crisis-screen model in {folder} cannot be used ({exc}); training it again.",
@@ -377,6 +288,7 @@ def learned(path: str | None = None) -> Learned:
     from tqdm.auto import tqdm
 
     from workbench.io import atomic_dir, sha256_file
+    from workbench.models import tuned
     from workbench.safety_corpus import load_screening
 
     folder = model_dir(path)
@@ -390,7 +302,7 @@ def learned(path: str | None = None) -> Learned:
 
         model = fit(load_screening(path), progress=progress)
     with atomic_dir(folder) as tmp:
-        _export_onnx(model.net, model.tokenizer, tmp / "screen.onnx")
+        tuned.export_onnx(model.net, model.tokenizer, tmp / "screen.onnx")
         (tmp / "linear.pkl").write_bytes(pickle.dumps(model.linear))
         model.tokenizer.save_pretrained(tmp)
         files = {f.name: {"size": f.stat().st_size, "sha256": sha256_file(f)} for f in sorted(tmp.iterdir())
