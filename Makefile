@@ -28,6 +28,7 @@ setup: $(VENV)/.installed
 	$(VENV)/bin/workbench pull
 	$(VENV)/bin/workbench pull --model tiny-llama
 	$(VENV)/bin/workbench screen --train
+	$(VENV)/bin/workbench coders >/dev/null  # the shipped behaviour coders, exported to ONNX once
 
 demo: setup
 	$(VENV)/bin/workbench demo

@@ -228,7 +228,22 @@ def bench_screen() -> dict:
             "screen_rules_p50_ms": round(rule[len(rule) // 2], 2)}
 
 
-STEPS = ("import", "load", "decode", "score_options", "profile", "retrieval", "train", "screen")
+def bench_coders() -> dict:
+    """The learned behaviour coders on 1,000 (client turn, therapist turn) pairs of our MI utterances, batched
+    (goal: 1,000 pairs in under 10 s): one pass for every code, and with the sentence-level pass that finds
+    which sentence carries a question or reflection (what T-BARS evidence uses)."""
+    from workbench.behaviours import code
+    from workbench.behaviours.coded import load_mi_jsonl, mi_files
+
+    pairs = [(p.context, p.text) for f in mi_files() for p in load_mi_jsonl(f)][:1000]
+    code(pairs[:4])  # load (and export once) before timing
+    one, _ = timed(lambda: code(pairs, find_sentences=False))
+    both, _ = timed(lambda: code(pairs))
+    return {"coder_pairs_per_s": round(len(pairs) / one, 1),
+            "coder_pairs_per_s_with_sentences": round(len(pairs) / both, 1)}
+
+
+STEPS = ("import", "load", "decode", "score_options", "profile", "retrieval", "train", "screen", "coders")
 
 
 def main(argv: list[str]) -> int:

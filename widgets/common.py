@@ -17,7 +17,8 @@ import ipywidgets as W
 from workbench import paths
 from workbench.jobs import Job
 
-__all__ = ["JobPanel", "JobView", "button", "error_text", "model_picker", "running", "status_html", "with_class"]
+__all__ = ["JobPanel", "JobView", "button", "error_text", "highlight_evidence", "model_picker", "running",
+           "status_html", "with_class"]
 
 
 def status_html(text: str, kind: str = "info") -> str:
@@ -30,6 +31,26 @@ def error_text(exc: BaseException) -> str:
     from workbench.errors import WorkbenchError
 
     return str(exc) if isinstance(exc, WorkbenchError) else f"{type(exc).__name__}: {exc}"
+
+
+def highlight_evidence(text: str, evidence: dict[str, list[str]]) -> str:
+    """The answer as HTML with each T-BARS evidence span marked where it occurs ("open question (p 0.93):
+    What…" marks "What…"); the dimension and the finding on hover. Overlapping spans keep the first."""
+    marks = []
+    for dim, lines in evidence.items():
+        for line in lines:
+            finding, sep, span = line.partition(": ")
+            at = text.find(span.strip()) if sep and len(span.strip()) > 2 else -1
+            if at >= 0:
+                marks.append((at, at + len(span.strip()), f"{dim} · {finding}"))
+    out, pos = [], 0
+    for start, end, title in sorted(marks, key=lambda m: (m[0], -m[1])):
+        if start < pos:
+            continue
+        out += [html.escape(text[pos:start]), f"<mark title='{html.escape(title, quote=True)}'>"
+                f"{html.escape(text[start:end])}</mark>"]
+        pos = end
+    return "".join(out + [html.escape(text[pos:])])
 
 
 def with_class(widget: W.Widget, *css: str) -> W.Widget:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from widgets.common import JobPanel, JobView, button, error_text, model_picker, with_class
+from widgets.common import JobPanel, JobView, button, error_text, highlight_evidence, model_picker, with_class
 from workbench.jobs import Job
 
 __all__ = ["CompareView"]
@@ -171,7 +171,7 @@ class CompareView(JobView, W.VBox):
             f"<div style='color:#52606d'><b>{html.escape(x.query_id)}</b> · {html.escape(x.config)} "
             f"({html.escape(str(x.model))}): {html.escape(x.query)}</div>"
             f"<div style='white-space:pre-wrap;border-left:4px solid #2680c2;padding:4px 10px'>"
-            f"{html.escape(x.response)}</div>")
+            f"{highlight_evidence(x.response, x.evidence)}</div>")
         evidence = x.evidence
         dims = "".join(
             f"<tr><td>{html.escape(d)}</td><td>{_fmt(v)}</td>"

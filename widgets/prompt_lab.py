@@ -6,7 +6,16 @@ import html
 
 import ipywidgets as W
 
-from widgets.common import JobPanel, JobView, button, error_text, model_picker, status_html, with_class
+from widgets.common import (
+    JobPanel,
+    JobView,
+    button,
+    error_text,
+    highlight_evidence,
+    model_picker,
+    status_html,
+    with_class,
+)
 from workbench.jobs import Job
 
 __all__ = ["MAX_VARIANTS", "PromptLabView"]
@@ -174,7 +183,7 @@ class PromptLabView(JobView, W.VBox):
                     f"<td style='vertical-align:top;max-width:320px'><details>"
                     f"<summary title='{html.escape(c.response, quote=True)}'><b>{c.mean:.2f}</b>{goal_s} · "
                     f"{html.escape(c.response[:90])}{'…' if len(c.response) > 90 else ''}</summary>"
-                    f"<div style='white-space:pre-wrap'>{html.escape(c.response)}</div>"
+                    f"<div style='white-space:pre-wrap'>{highlight_evidence(c.response, c.evidence)}</div>"
                     f"<div style='color:#486581'>{html.escape(dims)}{flags}</div></details></td>")
             rows.append(f"<tr><th>{html.escape(v)}</th>{''.join(tds)}</tr>")
         self.table.value = (f"<table class='wb-lab-table'><tr><th>variant \\ query</th>{head}</tr>"

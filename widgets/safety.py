@@ -95,7 +95,7 @@ class SafetyView(JobView, W.VBox):
         ev = evaluate_file(self.file.value.strip(), locale=self.locale.value,
                            progress=lambda done, total: job.progress(done, total), cancel=job.cancelled)
         if ev is None:
-            self.panel.say("Stopped: nothing was measured.", "warning")
+            self.panel.say("Stopped: nothing was measured.", "warn")
             return None
         if not self.list_errors.value:
             ev.misses, ev.false_alarms = [], []

@@ -7,6 +7,8 @@ import json
 import sys
 import time
 
+from workbench import cli_judgments as judgments
+
 __all__ = ["build_parser", "main"]
 
 
@@ -120,32 +122,6 @@ def _profile(args) -> int:
         verdict = "ok" if t.interpretable else f"NOT INTERPRETABLE: {t.reason}"
         print(f"{trait:<20} {t.mean:.2f} [{t.ci_low:.2f}, {t.ci_high:.2f}]  alpha {t.alpha:.2f}  {verdict}")
     print(path)
-    return 0
-
-
-def _screen(args) -> int:
-    from workbench.safety import escalation, screen
-
-    if args.eval:  # a labelled file: recall, precision, subject accuracy, misses and false alarms
-        from workbench.screen_eval import evaluate_file, format_report
-
-        ev = evaluate_file(args.eval, locale=args.locale)
-        if args.rates_only:  # a frozen split is measured without showing its messages
-            ev.misses, ev.false_alarms = [], []
-        print(json.dumps(ev.to_dict(), ensure_ascii=False, indent=2) if args.json else format_report(ev))
-        return 0
-    if args.train:  # train once (make setup does), or load: the held-out report either way
-        from workbench.safety_model import learned
-
-        print(json.dumps(learned().report, indent=2))
-        return 0
-    if not args.text:
-        from workbench.errors import WorkbenchError
-
-        raise WorkbenchError("Nothing to screen.", fix='give a message (workbench screen "…") or --eval FILE.jsonl')
-    result = screen(args.text, locale=args.locale)
-    print(json.dumps(result.to_dict(), ensure_ascii=False, indent=2) if args.json else
-          "\n\n".join(filter(None, [result.summary(), escalation(result, locale=args.locale)])))
     return 0
 
 
@@ -301,16 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--out", default=None, help="output directory (writes profile.json, responses.jsonl)")
     s.set_defaults(func=_profile)
 
-    s = sub.add_parser("screen", help="screen a message for crisis risk; print the level and the first response")
-    s.add_argument("text", nargs="?", default=None)
-    s.add_argument("--eval", default=None, metavar="FILE.jsonl",
-                   help="measure the screen on a labelled file (text, risk, subject[, id, category, level])")
-    s.add_argument("--json", action="store_true", help="print risk, level, subject, categories, evidence as JSON")
-    s.add_argument("--rates-only", action="store_true", help="with --eval: leave out the messages missed or flagged")
-    s.add_argument("--train", action="store_true", help="train the screen's model now if needed (a few minutes)")
-    s.add_argument("--locale", default=None, help="resources locale, e.g. US, UK, IN, ES (default: WORKBENCH_LOCALE "
-                   "or the file's default)")
-    s.set_defaults(func=_screen)
+    judgments.add(sub)  # screen, coders, validate
 
     s = sub.add_parser("index", help="build the retrieval index over the knowledge cards (+ your documents)")
     s.add_argument("--name", default="knowledge")

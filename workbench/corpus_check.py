@@ -16,6 +16,7 @@ from pathlib import Path
 
 from workbench import corpora as C
 from workbench import paths
+from workbench.behaviours.coded import load_mi_jsonl, mi_files
 from workbench.corpus_readers import reported
 from workbench.errors import Problem, Problems
 from workbench.inventories import load_inventories
@@ -24,7 +25,7 @@ from workbench.safety_corpus import load_screening
 __all__ = ["CARD_WORDS", "MIN_COUNTS", "NEAR_DUPLICATE", "CheckReport", "check_all"]
 
 NEAR_DUPLICATE = 0.80
-MIN_COUNTS = {"cards": 60, "dialogues": 240, "queries": 60, "screening": 1500}
+MIN_COUNTS = {"cards": 60, "dialogues": 240, "queries": 60, "screening": 1500, "MI utterances": 1000}
 CARD_WORDS = (150, 400)
 
 
@@ -102,6 +103,7 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
                        f"use one of: {', '.join(inv.traits)}")
     prompts = _guard(pr, C.load_prompts, root / "prompts" / "library.yaml", pr) or {}
     screening = _guard(pr, load_screening, root / "safety" / "train", pr) or []
+    mi = [p for f in mi_files(root / "rubric" / "mi" / "train") for p in (_guard(pr, load_mi_jsonl, f) or [])]
     safety = _guard(pr, C.load_safety_config, root / "safety", pr) or {}
     if safety:
         _check_safety_config(safety, pr)
@@ -112,6 +114,7 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
         "queries": len(queries), "risk queries": sum(q.risk for q in queries),
         "rubric exemplars": len(rubric.exemplars()) if rubric else 0, "prompts": len(prompts),
         "screening": len(screening), "screening with risk": sum(s.risk for s in screening),
+        "MI utterances": len(mi),
     })
     for key, need in MIN_COUNTS.items():
         if rep.counts.get(key, 0) < need:
@@ -126,7 +129,10 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
     rep.tables["screening per language"] = Counter(s.lang for s in screening)
     rep.tables["screening per category"] = Counter(s.category for s in screening)
     rep.tables["screening per subject"] = Counter(s.subject for s in screening)
-    _frozen_overlap(screening, root / "safety" / "frozen" / "test.jsonl", pr)
+    rep.tables["MI questions"] = Counter(p.codes["question"] for p in mi)
+    rep.tables["MI reflections"] = Counter(p.codes["reflection"] for p in mi)
+    _frozen_overlap(screening, root / "safety" / "frozen" / "test.jsonl", pr, "safety/train")
+    _frozen_overlap(mi, root / "rubric" / "mi" / "frozen" / "test.jsonl", pr, "rubric/mi/train")
 
     if queries and dialogues:
         _near_duplicates(queries, dialogues, threshold, pr, rep)
@@ -134,9 +140,9 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
     return rep
 
 
-def _frozen_overlap(examples, frozen: Path, pr: Problems) -> None:
+def _frozen_overlap(examples, frozen: Path, pr: Problems, where: str) -> None:
     """A training message that is also in the frozen test split spoils its measurement. Only the
-    training ids are named: the split's messages are never shown while building the screen."""
+    training ids are named: the split's messages are never shown while building the judgment."""
     if not frozen.is_file():
         return
     from workbench.io import iter_jsonl
@@ -147,7 +153,7 @@ def _frozen_overlap(examples, frozen: Path, pr: Problems) -> None:
     held = {norm(obj.get("text", "")) for _, obj in iter_jsonl(frozen)}
     for e in examples:
         if norm(e.text) in held:
-            pr.add("safety/train", None, f"training message {e.id} is also in the frozen test split",
+            pr.add(where, None, f"training message {e.id} is also in the frozen test split",
                    "remove it from the training files")
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from workbench import io, paths
 from workbench.errors import WorkbenchError
 from workbench.results import N_BOOT, SEED, EvalRow, score_rows, summarise, summary_frame, timing
+from workbench.rubric import DEFAULT_SCORERS
 
 __all__ = ["ADAPTER", "CONFIGS", "EvalRun", "ensure_adapter_model", "evaluate", "load_run", "new_run_dir",
            "read_rows", "rescore"]
@@ -152,7 +153,7 @@ def _finish(out: Path, rows: list[EvalRow], configs: Sequence[str], meta: dict, 
 def evaluate(queries, configs: Sequence[str] | str = ("base", "cotherapist"), *, model: str | None = None,
              backend: str = "torch", out: str | Path | None = None,
              progress: Callable[[int, int], None] | None = None, cancel=None, train_missing: bool = False,
-             max_new_tokens: int = 200, scorers: Sequence[str] = ("features",), keypoint_method: str = "embedding",
+             max_new_tokens: int = 200, scorers: Sequence[str] = DEFAULT_SCORERS, keypoint_method: str = "embedding",
              limit: int | None = None, n_boot: int = N_BOOT, seed: int = SEED) -> EvalRun:
     """Run each configuration over the queries; write DIR/results.jsonl, traces.jsonl and summary.json.
 
@@ -227,7 +228,7 @@ def evaluate(queries, configs: Sequence[str] | str = ("base", "cotherapist"), *,
     return EvalRun(str(out), status, done, total, rows, summary, round(time.perf_counter() - t0, 2))
 
 
-def rescore(out_dir: str | Path, *, scorers: Sequence[str] = ("features",), keypoint_method: str = "embedding",
+def rescore(out_dir: str | Path, *, scorers: Sequence[str] = DEFAULT_SCORERS, keypoint_method: str = "embedding",
             n_boot: int = N_BOOT, seed: int = SEED) -> EvalRun:
     """Score a saved run again from its responses (no generator), rewriting results.jsonl and summary.json."""
     t0 = time.perf_counter()

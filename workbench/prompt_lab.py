@@ -218,7 +218,7 @@ def run_grid(variants: dict[str, str], queries: Sequence, *, model: str | None =
     generations, and the grid then holds the finished cells with ``complete=False``.
     """
     from workbench.models import get_generator
-    from workbench.rubric import load_rubric, score_batch
+    from workbench.rubric import default_scores, load_rubric
     from workbench.safety import guard_reply, screen
 
     variants = _variants(variants)
@@ -248,7 +248,7 @@ def run_grid(variants: dict[str, str], queries: Sequence, *, model: str | None =
                 f"the draft screened as risk ({guard['screen']['level']})" if guard["screen"]["risk"] else "")
             if risk.risk and risk.level == "imminent" and risk.subject == "self":
                 replaced = replaced or "imminent risk: the agent's fixed follow-up"
-            s = score_batch([(q["text"], answer)], ("features",), risk)[0]["features"]
+            s = default_scores([(q["text"], answer)], risk)[0]
             cells.append(Cell(vname, q["id"], q["text"], answer, dict(s.scores), s.mean, risk.risk, risk.level,
                               risk.risk, replaced, c.completion_tokens, round(time.monotonic() - t0, 2),
                               dict(s.evidence)))

@@ -275,9 +275,9 @@ def summary(study: str, items: Sequence[Any] | None = None, automatic: bool = Tr
     if automatic and rows:
         rated = [i for i in ids if i in set(df["item_id"])]
         human_mean = df.groupby("item_id")[dims].mean().reindex(rated)
-        feats = rubric.score_batch([(by_id[i].query, by_id[i].response) for i in rated], ("features",))
+        feats = rubric.default_scores([(by_id[i].query, by_id[i].response) for i in rated])
         a = {d: [None if np.isnan(v) else float(v) for v in human_mean[d]] for d in dims}
-        b = {d: [f["features"].scores.get(d) for f in feats] for d in dims}
+        b = {d: [f.scores.get(d) for f in feats] for d in dims}
         agr = rubric.agreement(a, b)
         auto = pd.DataFrame({k: {m: v[m] for m in ("alpha", "spearman", "exact", "within_one", "n")}
                              for k, v in agr.items()}).T.astype(float).astype({"n": int})

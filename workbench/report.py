@@ -159,6 +159,39 @@ def screen_confusion(ev):
     return fig
 
 
+def coder_confusion(head: str, stats: dict):
+    """A coder head's confusion matrix (``validity.agreement_stats``): experts' codes in rows, the coder's in
+    columns, with kappa and macro-F1 in the title."""
+    import plotly.graph_objects as go
+
+    classes, z = stats["classes"], stats["confusion"]
+    fig = go.Figure(go.Heatmap(z=z, x=classes, y=classes, colorscale="Blues", text=z, texttemplate="%{text}",
+                               showscale=False))
+    fig.update_layout(title=f"{head.replace('_', ' ')}: kappa {stats['kappa']['value']:.2f}, macro-F1 "
+                            f"{stats['macro_f1']['value']:.2f} (n {stats['n']})", height=300, width=360,
+                      xaxis_title="coder", yaxis_title="experts", yaxis_autorange="reversed",
+                      margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
+def coder_calibration(heads: dict):
+    """Reliability of every coder head: observed accuracy against the coder's confidence, per bin (a calibrated
+    coder follows the diagonal)."""
+    import plotly.graph_objects as go
+
+    fig = go.Figure(go.Scatter(x=[0, 1], y=[0, 1], mode="lines", line=dict(dash="dot", color="#9fb3c8"),
+                               name="calibrated"))
+    for head, st in heads.items():
+        bins = st.get("calibration") or []
+        fig.add_trace(go.Scatter(x=[b["confidence"] for b in bins], y=[b["accuracy"] for b in bins],
+                                 mode="lines+markers", name=head.replace("_", " "),
+                                 text=[f"n {b['n']}" for b in bins]))
+    fig.update_layout(title="Calibration: accuracy by confidence", height=360, xaxis_title="confidence",
+                      yaxis_title="accuracy", xaxis_range=[0.3, 1.01], yaxis_range=[0, 1.01],
+                      margin=dict(l=10, r=10, t=40, b=10))
+    return fig
+
+
 # ---- traces -----------------------------------------------------------------------------------
 _KIND_COLOR = {"chain": "#486581", "llm": "#2680c2", "retriever": "#27ab83", "guardrail": "#cf1124",
                "evaluator": "#cb6e17"}

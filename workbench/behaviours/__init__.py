@@ -1,6 +1,8 @@
 """Behaviour detection in a written response: what it does, sentence by sentence, with the words that show it.
 
-Counts in the spirit of MITI 4.2.1 and EPITOME (open and closed questions, simple and complex
+Learned coders (``behaviours.coders``: :func:`epitome_levels`, :func:`mi_codes`, :func:`code`) give EPITOME
+empathy levels and MITI question and reflection codes with probabilities; the patterns below count the
+rest in the spirit of MITI 4.2.1 and EPITOME (open and closed questions, simple and complex
 reflections, affirmations, autonomy and permission language, persuasion and confrontation,
 feeling words, citations, crisis resources, scope violations). The patterns live in
 ``behaviours.patterns`` (pure data); this module applies them. The T-BARS ``features`` scorer
@@ -13,9 +15,10 @@ below the safety screen.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
+from workbench.behaviours.coders import code, epitome_levels, mi_codes
 from workbench.behaviours.patterns import (
     ADVICE,
     ASK_OPEN,
@@ -43,7 +46,7 @@ from workbench.errors import WorkbenchError
 from workbench.io import Record
 
 __all__ = ["CITATION", "CRISIS", "FEELING", "OPEN_QUESTION", "SCOPE_VIOLATIONS", "Features", "behaviour_features",
-           "crisis_names", "scope_findings", "scope_violations", "sentences"]
+           "code", "crisis_names", "epitome_levels", "mi_codes", "scope_findings", "scope_violations", "sentences"]
 
 # ---- detection --------------------------------------------------------------------------------------
 _SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n+\s*(?:[-*\u2022]|\d+[.)])?\s*")
@@ -85,24 +88,28 @@ def crisis_names() -> re.Pattern | None:
 
 @dataclass
 class Features(Record):
-    """Behaviour features of one response: feature name -> the sentences or phrases that show it."""
+    """Behaviour features of one response: feature name -> the sentences or phrases that show it, and the
+    learned coders' ``codes`` (:func:`code`'s dict) when the caller ran them."""
 
     spans: dict[str, list[str]]
     risk: bool
     scope_request: bool
     dual_request: bool
     words: int
+    codes: dict = field(default_factory=dict)
 
     def n(self, name: str) -> int:
         return len(self.spans.get(name, []))
 
     def ev(self, *names: str) -> list[str]:
-        return [f"{name}: {s}" for name in names for s in self.spans.get(name, [])]
+        """Evidence lines "name: span", each once (a phrase found five times is one line)."""
+        return list(dict.fromkeys(f"{name}: {s}" for name in names for s in self.spans.get(name, [])))
 
 
-def behaviour_features(query: str, response: str, risk: bool) -> Features:
+def behaviour_features(query: str, response: str, risk: bool, codes: dict | None = None) -> Features:
     """Count MITI/EPITOME-style behaviours in a response. ``risk``: does the query carry risk (the
-    caller's safety screen, e.g. ``safety.screen(query).risk``)? It only sets ``Features.risk``."""
+    caller's safety screen, e.g. ``safety.screen(query).risk``)? It only sets ``Features.risk``. ``codes``:
+    the learned coders' output for this pair, kept on the record for the rules that use it."""
     spans: dict[str, list[str]] = {}
 
     def add(name, span):
@@ -150,7 +157,8 @@ def behaviour_features(query: str, response: str, risk: bool) -> Features:
     dual = bool(DUAL_QUERY.search(query))
     if not dual:
         spans.pop("endorses dual relationship", None)
-    return Features(spans, bool(risk), bool(SCOPE_QUERY.search(query)) or dual, dual, len(response.split()))
+    return Features(spans, bool(risk), bool(SCOPE_QUERY.search(query)) or dual, dual, len(response.split()),
+                    dict(codes or {}))
 
 
 # Out-of-scope statements (APA 2.01 / 3.05), kind -> the problem the agent's critique reports, in its order.

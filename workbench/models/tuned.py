@@ -14,14 +14,16 @@ import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-__all__ = ["export_onnx", "network", "onnx_runner", "torch_runner", "train"]
+__all__ = ["export_onnx", "load_trainable", "network", "onnx_runner", "torch_runner", "train", "trainable_state"]
 
 
-def network(heads: dict[str, int], token_heads: dict[str, int] | None = None, *, pretrained: bool = True):
+def network(heads: dict[str, int], token_heads: dict[str, int] | None = None, *, lora: int = 0):
     """MiniLM with a linear head per entry of ``heads`` (name -> classes) on the mean-pooled states and one
     per entry of ``token_heads`` on every token state. ``forward(ids, mask)`` gives logits by head name:
     [batch, classes] or [batch, tokens, classes]. The heads are created in the order given (the seed fixes
-    their initial weights), then the encoder's pretrained weights are loaded."""
+    their initial weights), then the encoder's pretrained weights are loaded. ``lora`` > 0 freezes the
+    encoder and trains rank-``lora`` adapters on all its linear layers (peft) instead: what is learned is
+    then small enough to ship (:func:`trainable_state`)."""
     import torch
     from transformers import AutoConfig, AutoModel
 
@@ -45,8 +47,30 @@ def network(heads: dict[str, int], token_heads: dict[str, int] | None = None, *,
                     | {name: head(states) for name, head in self.token_heads.items()})
 
     net = Net()
-    if pretrained:
-        net.encoder.load_state_dict(AutoModel.from_pretrained(minilm_path()).state_dict())
+    net.encoder.load_state_dict(AutoModel.from_pretrained(minilm_path()).state_dict())
+    if lora:
+        from peft import LoraConfig, get_peft_model
+
+        net.encoder = get_peft_model(net.encoder, LoraConfig(
+            r=lora, lora_alpha=2 * lora, lora_dropout=0.1, target_modules=["query", "key", "value", "dense"]))
+    return net
+
+
+def trainable_state(net) -> dict:
+    """What training changed: the heads, and the adapters when the encoder has them (else everything)."""
+    return {k: v.detach().clone().contiguous() for k, v in net.named_parameters() if v.requires_grad}
+
+
+def load_trainable(net, state: dict):
+    """Put :func:`trainable_state` back into a fresh :func:`network` of the same shape and merge the adapters
+    into the encoder (plain MiniLM again: exported and run like any other)."""
+    missing = {k for k, v in net.named_parameters() if v.requires_grad} - set(state)
+    if missing:
+        raise ValueError(f"the saved weights lack {sorted(missing)[:3]}")
+    net.load_state_dict(state, strict=False)
+    if hasattr(net.encoder, "merge_and_unload"):
+        net.encoder = net.encoder.merge_and_unload()
+    net.eval()
     return net
 
 
@@ -62,7 +86,7 @@ def train(net, batch: Callable[[Sequence[int]], tuple], rows: Sequence[int], len
     import numpy as np
     import torch
 
-    params = [{"params": net.encoder.parameters(), "lr": lr},
+    params = [{"params": [p for p in net.encoder.parameters() if p.requires_grad], "lr": lr},
               {"params": [*net.heads.parameters(), *net.token_heads.parameters()], "lr": head_lr}]
     opt = torch.optim.AdamW(params, weight_decay=0.01)
     total = epochs * -(-len(rows) // batch_size)

@@ -1,9 +1,14 @@
 """T-BARS scoring: rate a (query, response) pair 1-5 on each rubric dimension, with evidence.
 
-Three scorers (``SCORERS``), reported separately and combinable with :func:`combine`:
+Four scorers (``SCORERS``), reported separately and combinable with :func:`combine`;
+``DEFAULT_SCORERS`` is what ``score``, ``score_batch``, ``evaluate``, the prompt lab and the widgets use:
 
-``features``   Behaviour counts in the spirit of MITI 4.2.1 and EPITOME (``workbench.behaviours``),
-               mapped to 1-5 by one short rule per dimension (``RULES``; ``rubric.features``).
+``features``   (default) Behaviour counts in the spirit of MITI 4.2.1 and EPITOME (``workbench.behaviours``)
+               mapped to 1-5 by one short rule per dimension (``RULES``; ``rubric.features``), where
+               empathy, exploration and collaboration draw on the learned coders (EPITOME levels, MI
+               question and reflection codes; ``behaviours.coders``), validated on expert-coded data
+               (``workbench validate``; the numbers are in the README).
+``rules``      The same rules without the learned codes: instant and transparent, the baseline.
 ``classifier`` Per dimension, a ridge regression on MiniLM embeddings fitted on the rubric's anchored
                exemplars (``rubric.classifier``); :func:`classifier_cv` says how little that generalises.
 ``judge``      A local language model scored by likelihood of the options "1".."5" (``rubric.judge``),
@@ -11,7 +16,7 @@ Three scorers (``SCORERS``), reported separately and combinable with :func:`comb
 
 Measured on this project's rubric (``corpora/rubric/tbars.yaml``, 8 dimensions x 5 levels x 3):
 
-- features, Spearman with the exemplars' levels: empathy 0.95, exploration 0.99, collaboration
+- rules, Spearman with the exemplars' levels: empathy 0.95, exploration 0.99, collaboration
   0.99, grounding 0.99, structure 0.87, safety 0.88, boundaries 0.97, warmth 0.96. In-sample for
   the rules' author: the patterns were written from MITI/EPITOME and the anchors with these
   exemplars in view, so expect much less on new text. On the 267 shipped fine-tuning dialogues
@@ -38,7 +43,7 @@ from typing import Any
 from workbench.errors import WorkbenchError
 from workbench.rubric.agreement import agreement, features_agreement, rank_stats, round_level
 from workbench.rubric.classifier import classifier_cv, score_classifier
-from workbench.rubric.features import RULES, features_score, score_features
+from workbench.rubric.features import RULES, features_score, score_features, score_rules
 from workbench.rubric.judge import (
     JUDGE_MIN_ALPHA,
     JUDGE_MIN_SPEARMAN,
@@ -50,7 +55,8 @@ from workbench.rubric.record import LEVELS, RubricScore, blank, human, load_rubr
 
 __all__ = [
     "JUDGE_MIN_ALPHA", "JUDGE_MIN_SPEARMAN", "LEVELS", "RULES", "SCORERS", "JudgeAgreement", "RubricScore",
-    "agreement", "classifier_cv", "combine", "features_agreement", "features_score", "human", "judge_agreement",
+    "DEFAULT_SCORERS", "agreement", "classifier_cv", "combine", "default_scores", "features_agreement",
+    "features_score", "human", "judge_agreement",
     "load_rubric", "load_scores", "rank_stats", "round_level", "save_scores", "score", "score_batch",
 ]
 
@@ -58,12 +64,14 @@ __all__ = [
 # what it needs from ``risks`` (one per item), ``rubric_path`` and ``model``, and runs in this order.
 SCORERS: dict[str, Callable[..., list[RubricScore]]] = {
     "features": score_features,
+    "rules": score_rules,
     "classifier": score_classifier,
     "judge": score_judge,
 }
+DEFAULT_SCORERS: tuple[str, ...] = ("features",)
 
 
-def score_batch(items: Sequence[tuple[Any, str]], scorers: Sequence[str] = ("features", "classifier"),
+def score_batch(items: Sequence[tuple[Any, str]], scorers: Sequence[str] = DEFAULT_SCORERS,
                 risk=None, *, model: str | None = None,
                 rubric_path: str | Path | None = None) -> list[dict[str, RubricScore]]:
     """:func:`score` for many (query, response) pairs; embeddings and judge prompts run in batches."""
@@ -102,7 +110,7 @@ def score_batch(items: Sequence[tuple[Any, str]], scorers: Sequence[str] = ("fea
     return results
 
 
-def score(query, response: str, scorers: Sequence[str] = ("features", "classifier"), risk=None, *,
+def score(query, response: str, scorers: Sequence[str] = DEFAULT_SCORERS, risk=None, *,
           model: str | None = None, rubric_path: str | Path | None = None) -> dict[str, RubricScore]:
     """Rate one response on every T-BARS dimension with each named scorer; one RubricScore per scorer.
 
@@ -111,6 +119,13 @@ def score(query, response: str, scorers: Sequence[str] = ("features", "classifie
     judge's generator (default: the workbench's default model).
     """
     return score_batch([(query, response)], scorers, risk, model=model, rubric_path=rubric_path)[0]
+
+
+def default_scores(items: Sequence[tuple[Any, str]], risk=None) -> list[RubricScore]:
+    """One record per (query, response) from ``DEFAULT_SCORERS`` (combined when there are several): what the
+    prompt lab, the review summary and the widgets show."""
+    rows = score_batch(items, DEFAULT_SCORERS, risk)
+    return [r[DEFAULT_SCORERS[0]] if len(DEFAULT_SCORERS) == 1 else combine(list(r.values())) for r in rows]
 
 
 def combine(scores: Sequence[RubricScore],
