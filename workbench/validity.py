@@ -17,8 +17,8 @@ from typing import Any
 from workbench.behaviours.coded import CODES, MECHANISMS, CodedPair
 from workbench.errors import WorkbenchError
 
-__all__ = ["FORMATS", "agreement_stats", "calibration", "cross_validate", "format_report", "head_report", "shipped_cv",
-           "validate"]
+__all__ = ["FORMATS", "agreement_stats", "calibration", "cross_validate", "cv_report", "fit_offsets", "format_report",
+           "head_report", "shipped_cv", "validate"]
 
 FORMATS = ("epitome", "mi", "ratings")
 N_BOOT = 1000
@@ -41,6 +41,30 @@ def _interval(metric, y, p, n_boot: int = N_BOOT, seed: int = 0) -> dict:
     return {"value": round(float(value), 3), "ci_low": round(float(lo), 3), "ci_high": round(float(hi), 3)}
 
 
+def _confusion(y, p, k: int):
+    import numpy as np
+
+    return np.bincount(np.asarray(y) * k + np.asarray(p), minlength=k * k).reshape(k, k).astype(float)
+
+
+def _kappa(cm, weights: str | None = None) -> float:
+    """Cohen's kappa from a confusion matrix (``quadratic``: weighted by squared distance), nan when undefined."""
+    import numpy as np
+
+    k = len(cm)
+    w = (np.subtract.outer(np.arange(k), np.arange(k)) ** 2 if weights == "quadratic" else 1 - np.eye(k))
+    expected = np.outer(cm.sum(1), cm.sum(0)) / max(cm.sum(), 1)
+    denom = (w * expected).sum()
+    return float(1 - (w * cm).sum() / denom) if denom > 0 else float("nan")
+
+
+def _macro_f1(cm) -> float:
+    import numpy as np
+
+    tp = np.diag(cm)
+    return float(np.mean(2 * tp / np.maximum(cm.sum(0) + cm.sum(1), 1)))
+
+
 def agreement_stats(truth: Sequence[int], pred: Sequence[int], classes: Sequence, *, ordinal: bool) -> dict:
     """Agreement of predicted with expert class indices: kappa, macro-F1, accuracy (+ weighted kappa and
     Spearman when ``ordinal``), each with an interval; the confusion matrix (rows: experts) and recall per
@@ -49,14 +73,8 @@ def agreement_stats(truth: Sequence[int], pred: Sequence[int], classes: Sequence
 
     import numpy as np
     from scipy.stats import spearmanr
-    from sklearn.metrics import cohen_kappa_score, confusion_matrix, f1_score
 
-    labels = list(range(len(classes)))
-
-    def kappa(y, p, weights=None):
-        if len(set(y) | set(p)) < 2:
-            return float("nan")
-        return cohen_kappa_score(y, p, labels=labels, weights=weights)
+    k = len(classes)
 
     def rho(y, p):
         with warnings.catch_warnings():
@@ -65,14 +83,13 @@ def agreement_stats(truth: Sequence[int], pred: Sequence[int], classes: Sequence
 
     out: dict[str, Any] = {
         "n": len(truth), "classes": [str(c) for c in classes],
-        "kappa": _interval(kappa, truth, pred),
-        "macro_f1": _interval(lambda y, p: f1_score(y, p, labels=labels, average="macro", zero_division=0),
-                              truth, pred),
+        "kappa": _interval(lambda y, p: _kappa(_confusion(y, p, k)), truth, pred),
+        "macro_f1": _interval(lambda y, p: _macro_f1(_confusion(y, p, k)), truth, pred),
         "accuracy": _interval(lambda y, p: float(np.mean(y == p)), truth, pred)}
     if ordinal:
-        out["weighted_kappa"] = _interval(lambda y, p: kappa(y, p, "quadratic"), truth, pred)
+        out["weighted_kappa"] = _interval(lambda y, p: _kappa(_confusion(y, p, k), "quadratic"), truth, pred)
         out["spearman"] = _interval(rho, truth, pred)
-    cm = confusion_matrix(truth, pred, labels=labels)
+    cm = _confusion(truth, pred, k).astype(int)
     out["confusion"] = cm.tolist()
     out["recall"] = {str(c): (round(float(cm[i, i] / cm[i].sum()), 3) if cm[i].sum() else None)
                      for i, c in enumerate(classes)}
@@ -94,12 +111,41 @@ def calibration(truth: Sequence[int], probs: Sequence[Sequence[float]], bins: in
     return out
 
 
-def head_report(pairs: Sequence[CodedPair], probs: Sequence[dict], *, rates_only: bool = False) -> dict:
-    """Agreement and calibration of every head the pairs are coded on; ``probs`` one dict (head -> class
-    probabilities) per pair. On EPITOME pairs also ``tbars_empathy``: Spearman of the empathy the default
-    T-BARS scorer derives from these codes with the experts' emotional reactions + interpretations."""
+def fit_offsets(pairs: Sequence[CodedPair], probs: Sequence[dict]) -> dict[str, list[float]]:
+    """Per head, log-probability offsets (the first class fixed at 0) that maximise macro-F1 on these
+    predictions: a grid from -1 to 3 in steps of 0.25, ties to the smallest offsets. Fit it on out-of-fold
+    predictions only."""
+    import itertools
+
     import numpy as np
 
+    grid = [x / 4 for x in range(-4, 13)]
+    out = {}
+    for head, classes in CODES.items():
+        idx = [i for i, p in enumerate(pairs) if head in p.codes]
+        if not idx:
+            continue
+        y = np.array([classes.index(pairs[i].codes[head]) for i in idx])
+        logp = np.log(np.clip(np.array([probs[i][head] for i in idx], dtype=float), 1e-9, None))
+        k = len(classes)
+
+        def f1(off, y=y, logp=logp, k=k):
+            return _macro_f1(_confusion(y, np.argmax(logp + off, axis=1), k)) - 1e-4 * float(np.abs(off).sum())
+
+        out[head] = max(([0.0, *o] for o in itertools.product(grid, repeat=len(classes) - 1)),
+                        key=lambda o: f1(np.array(o)))
+    return out
+
+
+def head_report(pairs: Sequence[CodedPair], probs: Sequence[dict], *, rates_only: bool = False,
+                offsets: dict | Sequence[dict] | None = None) -> dict:
+    """Agreement and calibration of every head the pairs are coded on; ``probs`` one dict (head -> class
+    probabilities) per pair, decided with ``offsets`` (head -> offsets, or one such dict per pair). On EPITOME
+    pairs also ``tbars_empathy``: Spearman of the empathy the default T-BARS scorer derives from these codes
+    with the experts' emotional reactions + interpretations."""
+    from workbench.behaviours.coders import decide
+
+    per_pair = offsets if isinstance(offsets, (list, tuple)) else [offsets or {}] * len(pairs)
     out: dict[str, Any] = {"n_pairs": len(pairs), "heads": {}}
     for head, classes in CODES.items():
         idx = [i for i, p in enumerate(pairs) if head in p.codes]
@@ -107,7 +153,8 @@ def head_report(pairs: Sequence[CodedPair], probs: Sequence[dict], *, rates_only
             continue
         y = [classes.index(pairs[i].codes[head]) for i in idx]
         pr = [probs[i][head] for i in idx]
-        stats = agreement_stats(y, [int(np.argmax(p)) for p in pr], classes, ordinal=head in MECHANISMS)
+        pred = [decide(probs[i][head], per_pair[i].get(head)) for i in idx]
+        stats = agreement_stats(y, pred, classes, ordinal=head in MECHANISMS)
         stats["calibration"] = calibration(y, pr)
         out["heads"][head] = stats
     both = [i for i, p in enumerate(pairs) if {"emotional_reactions", "interpretations"} <= set(p.codes)]
@@ -153,10 +200,13 @@ def validate(path: str | Path, fmt: str, *, rates_only: bool = False, progress=N
     if not pairs:
         raise WorkbenchError(f"{path} holds no coded pairs.", where=str(path),
                              fix="check the format: see `workbench validate --help`")
+    from workbench.behaviours.coders import coders
+
     probs = _predict(pairs, progress=progress, cancel=cancel)
     if probs is None:
         return None
-    return {"data": str(path), "format": fmt, **head_report(pairs, probs, rates_only=rates_only)}
+    report = head_report(pairs, probs, rates_only=rates_only, offsets=coders().manifest.get("offsets"))
+    return {"data": str(path), "format": fmt, **report}
 
 
 def shipped_cv() -> dict | None:
@@ -199,15 +249,15 @@ def _validate_ratings(path: Path) -> dict:
 def cross_validate(pairs: Sequence[CodedPair], k: int = 4, *, folds: Sequence[int] | None = None,
                    progress=None, cancel=None) -> dict:
     """k-fold cross-validation of the coders (pairs answering the same message stay in one fold): each fold's
-    model is trained on the other folds and predicts its own. Returns the out-of-fold ``probs`` by pair id
-    and the :func:`head_report` over the folds run (``folds``: which, default all)."""
+    model is trained on the other folds and predicts its own; :func:`cv_report` over the folds run
+    (``folds``: which, default all)."""
     from sklearn.model_selection import GroupKFold
 
     from workbench.behaviours.coders import Coders, fit
     from workbench.models import tuned
 
     splits = list(GroupKFold(n_splits=k).split(pairs, groups=[p.group or p.id for p in pairs]))
-    oof: dict[int, dict] = {}
+    entries: list[dict] = []
     for f in folds if folds is not None else range(k):
         train, test = splits[f]
         trained = fit(pairs, train, progress=progress, cancel=cancel)
@@ -215,12 +265,29 @@ def cross_validate(pairs: Sequence[CodedPair], k: int = 4, *, folds: Sequence[in
             break
         model = Coders(tuned.torch_runner(trained[0]), trained[1])
         for i, p in zip(test, _predict([pairs[i] for i in test], model), strict=True):
-            oof[int(i)] = p
-    done = sorted(oof)
-    report = head_report([pairs[i] for i in done], [oof[i] for i in done])
-    return {"k": k, "folds": list(folds if folds is not None else range(k)), **report,
-            "oof": [{"id": pairs[i].id, "source": pairs[i].source, "codes": pairs[i].codes,
-                     "probs": {h: [round(x, 4) for x in v] for h, v in oof[i].items()}} for i in done]}
+            entries.append({"id": pairs[i].id, "source": pairs[i].source, "codes": pairs[i].codes, "fold": f,
+                            "probs": {h: [round(x, 4) for x in v] for h, v in p.items()}})
+    return cv_report(entries, k)
+
+
+def cv_report(entries: Sequence[dict], k: int) -> dict:
+    """The cross-validation report over out-of-fold predictions (``entries``: id, source, codes, fold, probs).
+    Each fold's codes are decided with offsets fitted on the *other* folds' predictions, so no label chooses
+    its own threshold; ``offsets`` (fitted on all of them) is what ships. ``oof`` keeps the predictions for
+    the validity panel (ids and codes, no text)."""
+    pairs = [CodedPair("", "", e["codes"], id=e["id"], source=e["source"]) for e in entries]
+    probs = [e["probs"] for e in entries]
+    folds = sorted({e["fold"] for e in entries})
+    per_fold = {f: fit_offsets(*zip(*[(p, q) for p, q, e in zip(pairs, probs, entries, strict=True)
+                                      if e["fold"] != f], strict=True)) if len(folds) > 1 else {}
+                for f in folds}
+    report = head_report(pairs, probs, offsets=[per_fold[e["fold"]] for e in entries])
+    report["macro_f1_without_offsets"] = {
+        h: round(_macro_f1(_confusion([CODES[h].index(e["codes"][h]) for e in entries if h in e["codes"]],
+                                      [max(range(len(CODES[h])), key=e["probs"][h].__getitem__)
+                                       for e in entries if h in e["codes"]], len(CODES[h]))), 3)
+        for h in report["heads"]}
+    return {"k": k, "folds": folds, **report, "offsets": fit_offsets(pairs, probs), "oof": list(entries)}
 
 
 def format_report(report: dict) -> str:

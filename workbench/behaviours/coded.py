@@ -99,8 +99,12 @@ def load_epitome(path: str | Path) -> list[CodedPair]:
     return list(pairs.values())
 
 
+_BLANK = {"", "n/a", "na", "nan", "none", "-", "null"}
+
+
 def _mi_code(value, head: str, where: str) -> str:
-    v = str(value or "none").strip().lower() or "none"
+    v = str(value if value is not None else "").strip().lower()
+    v = "none" if v in _BLANK else v
     if v not in CODES[head]:
         raise WorkbenchError(f"{head} code {value!r} is not one of {list(CODES[head])}.", where=where,
                              fix=f"use {', '.join(CODES[head])}")

@@ -91,19 +91,27 @@ def _agree(pairs, spearmanr, confusion_matrix, np) -> dict[str, Any]:
             "labels": list(LEVELS)}
 
 
-def features_agreement(rubric_path: str | Path | None = None) -> dict[str, dict]:
-    """The feature scorer on the rubric's own exemplars: Spearman, exact and within-one, per dimension.
+def features_agreement(rubric_path: str | Path | None = None, *, learned: bool = False) -> dict[str, dict]:
+    """The rules (``learned``: the default scorer, with the learned codes) on the rubric's own exemplars:
+    Spearman, exact and within-one, per dimension.
 
-    In-sample for the rules' author (they were written with these exemplars in view); also gives
-    the mean score per level, so a reader sees whether level 5 sits above level 1.
+    In-sample for the rules' author (they were written with these exemplars in view), out of sample for
+    the learned coders (never trained on them); also gives the mean score per level, so a reader sees
+    whether level 5 sits above level 1.
     """
     rubric = load_rubric(rubric_path)
     dims = [d.id for d in rubric.dimensions]
     out: dict[str, dict] = {}
     all_p, all_y = [], []
     for dim in rubric.dimensions:
-        rows = [features_score(e.context, e.response, None, "", dims) if e.response.strip()
-                else blank("", e.context, e.response, "features", dims) for e in dim.exemplars]
+        codes = [None] * len(dim.exemplars)
+        if learned:
+            from workbench.behaviours import code
+
+            codes = code([(e.context, e.response or " ") for e in dim.exemplars])
+        rows = [features_score(e.context, e.response, None, "", dims, c) if e.response.strip()
+                else blank("", e.context, e.response, "features", dims) for e, c in zip(dim.exemplars, codes,
+                                                                                         strict=True)]
         p = [r.scores[dim.id] for r in rows]
         y = [e.level for e in dim.exemplars]
         stats = rank_stats(p, y)
