@@ -60,8 +60,8 @@ def _coders(args) -> int:
 
                 report = validity.cross_validate(pairs, args.cv, progress=progress)
                 io.write_json(C.WEIGHTS / "cv.json", report)
-                report.pop("oof")
-                print(json.dumps(report, indent=1))
+                C.apply_cv()
+                print(json.dumps(C.cv_summary(report), indent=1))
             if args.train:
                 net, _ = C.fit(pairs, progress=progress)
                 C.save(net, C.WEIGHTS, C.training_files(args.epitome))

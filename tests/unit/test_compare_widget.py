@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import html
+import re
 
 import pytest
 
@@ -56,7 +57,9 @@ def test_drill_down_opens_the_rows_trace(ran):
     i = next(v for label, v in view.pick.options if label.startswith("q2 · cotherapist"))
     view.pick.value = i
     row = r.rows[i]
-    assert html.escape(row.response) in view.response.value
+    shown = view.response.value
+    assert html.escape(row.response) in re.sub(r"<mark title='[^']*'>|</mark>", "", shown)
+    assert "<mark title='safety · " in shown  # the evidence, highlighted in the answer
     assert "safety handled: yes" in view.scores.value  # the full agent leads with crisis resources
     view.trace_btn.click()
     tv = view.trace_view

@@ -25,7 +25,7 @@ from workbench.behaviours.coded import CODES, MECHANISMS, CodedPair
 from workbench.errors import WorkbenchError
 
 __all__ = ["CONTEXT_CHARS", "Coders", "WEIGHTS", "code", "coders", "decide", "epitome_levels", "fit", "mi_codes",
-           "save", "training_files"]
+           "apply_cv", "cv_summary", "save", "training_files"]
 
 VERSION = 1
 LORA, EPOCHS, LR, HEAD_LR, BATCH, MAX_TOKENS, CONTEXT_CHARS, SEED = 8, 3, 1e-3, 2e-3, 16, 128, 100, 0
@@ -150,9 +150,21 @@ def training_files(epitome: str | Path) -> list[Path]:
     return sorted(Path(epitome).glob("*.csv")) + mi_files()
 
 
-def save(net, folder: Path, files: Sequence[Path], report: dict | None = None) -> None:
-    """The adapters and heads (``coders.safetensors``) with a manifest: settings, seed and the SHA-256 of
-    every training file, so ``workbench coders --train`` on the same files reproduces them. Atomic."""
+def cv_summary(cv: dict) -> dict:
+    """What a manifest keeps of a cross-validation report: folds, pairs, per head kappa and macro-F1 (with
+    and without the offsets), T-BARS empathy's Spearman."""
+    return {"k": cv["k"], "folds": cv["folds"], "n_pairs": cv["n_pairs"],
+            "heads": {h: {"kappa": st["kappa"], "macro_f1": st["macro_f1"],
+                          "macro_f1_without_offsets": cv.get("macro_f1_without_offsets", {}).get(h)}
+                      for h, st in cv["heads"].items()},
+            "tbars_empathy": cv.get("tbars_empathy")}
+
+
+def save(net, folder: Path, files: Sequence[Path]) -> None:
+    """The adapters and heads (``coders.safetensors``) with a manifest: settings, seed, the SHA-256 of every
+    training file (``workbench coders --train`` on the same files reproduces them) and, when the folder holds
+    a cross-validation (``cv.json``), its decision offsets and summary. Other files in the folder (the NOTICE,
+    cv.json) are kept. Atomic."""
     import shutil
 
     from safetensors.torch import save_file
@@ -160,14 +172,33 @@ def save(net, folder: Path, files: Sequence[Path], report: dict | None = None) -
     from workbench.io import atomic_dir, sha256_file
     from workbench.models import tuned
 
+    cv = json.loads((folder / "cv.json").read_text()) if (folder / "cv.json").is_file() else None
     with atomic_dir(folder) as tmp:
+        for f in folder.glob("*") if folder.is_dir() else []:
+            if f.is_file() and f.name not in ("coders.safetensors", "manifest.json"):
+                shutil.copy(f, tmp / f.name)  # the EPITOME authors' NOTICE travels along
         save_file(tuned.trainable_state(net), str(tmp / "coders.safetensors"))
-        shutil.copy(WEIGHTS / "NOTICE", tmp / "NOTICE")  # the EPITOME authors' acknowledgement travels along
         manifest = {"version": VERSION, "settings": {"lora": LORA, "epochs": EPOCHS, "lr": LR, "head_lr": HEAD_LR,
                                                      "batch": BATCH, "max_tokens": MAX_TOKENS,
                                                      "context_chars": CONTEXT_CHARS, "seed": SEED},
-                    "training_files": {f.name: sha256_file(f) for f in files}, "report": report or {}}
-        (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+                    "training_files": {f.name: sha256_file(f) for f in files}}
+        (tmp / "manifest.json").write_text(json.dumps(manifest | _from_cv(cv), indent=1))
+
+
+def _from_cv(cv: dict | None) -> dict:
+    return {"offsets": cv["offsets"] if cv else {}, "cross_validation": cv_summary(cv) if cv else None}
+
+
+def apply_cv(folder: Path = WEIGHTS) -> None:
+    """Take the decision offsets and the summary of ``folder/cv.json`` into its manifest (after
+    ``workbench coders --cv K``; the weights are unchanged)."""
+    from workbench.io import write_json
+
+    if not (folder / "manifest.json").is_file():  # nothing trained yet: --train takes cv.json in when it saves
+        return
+    manifest = json.loads((folder / "manifest.json").read_text())
+    write_json(folder / "manifest.json", manifest | _from_cv(json.loads((folder / "cv.json").read_text())))
+    coders.cache_clear()
 
 
 def _key() -> str:
