@@ -40,6 +40,7 @@ from workbench.behaviours.patterns import (
     PHRASES,
     REFLECTION,
     SCOPE_QUERY,
+    SENTENCE_SPLIT,
     WH,
 )
 from workbench.errors import WorkbenchError
@@ -49,12 +50,11 @@ __all__ = ["CITATION", "CRISIS", "FEELING", "OPEN_QUESTION", "SCOPE_VIOLATIONS",
            "code", "crisis_names", "epitome_levels", "mi_codes", "scope_findings", "scope_violations", "sentences"]
 
 # ---- detection --------------------------------------------------------------------------------------
-_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n+\s*(?:[-*\u2022]|\d+[.)])?\s*")
 
 
 def sentences(text: str) -> list[str]:
     """Split into sentences (and list items), good enough for counting behaviours."""
-    return [s.strip() for s in _SPLIT.split(text or "") if s and s.strip()]
+    return [s.strip() for s in SENTENCE_SPLIT.split(text or "") if s and s.strip()]
 
 
 def _is_open(question: str) -> bool:

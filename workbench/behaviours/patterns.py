@@ -14,9 +14,12 @@ __all__ = [
     "DUAL_QUERY", "ENGAGED", "FEELING", "FEELING_WORDS", "GENERIC_ACK", "HARMFUL_MYTH", "HEDGE", "HEDGED_CLAIM",
     "IMPERATIVE", "IN_SCOPE_HELP", "JUDGE_BLAME", "LEADING", "LECTURE", "MED_ADVICE", "NOT_A_CLAIM", "OPEN_QUESTION",
     "OPTIONS", "OVERCLAIM", "PERMISSION", "PHRASES", "REASON", "REFERRAL", "REFLECTION", "REVIEW", "RISK_DISMISS",
-    "RISK_QUESTION", "SAFETY_PLAN", "SCOPE_QUERY", "SEQUENCE", "SOURCE", "SYMPATHY", "TAILOR", "TASK_ON_DISCLOSURE",
-    "TECHNIQUE", "TENTATIVE", "TIMING", "TOGETHER", "URGENT", "VAGUE", "VALIDATE", "WH",
+    "RISK_QUESTION", "SAFETY_PLAN", "SCOPE_QUERY", "SENTENCE_SPLIT", "SEQUENCE", "SOURCE", "SYMPATHY", "TAILOR",
+    "TASK_ON_DISCLOSURE", "TECHNIQUE", "TENTATIVE", "TIMING", "TOGETHER", "URGENT", "VAGUE", "VALIDATE", "WH",
 ]
+
+# Sentence (and list item) boundaries: good enough for counting behaviours and coding turns.
+SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n+\s*(?:[-*\u2022]|\d+[.)])?\s*")
 
 # ---- the loose gates the agent's critique reads, and the scope patterns -------------------------
 # Any acknowledgement of feeling, including generic ones: the agent's gate for client-facing drafts.
