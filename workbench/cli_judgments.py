@@ -59,7 +59,7 @@ def _coders(args) -> int:
                 from workbench import io, validity
 
                 report = validity.cross_validate(pairs, args.cv, progress=progress)
-                io.write_json(C.WEIGHTS / "cv.json", report)
+                io.write_bytes(C.WEIGHTS / "cv.json", json.dumps(report, separators=(",", ":")).encode())
                 C.apply_cv()
                 print(json.dumps(C.cv_summary(report), indent=1))
             if args.train:
