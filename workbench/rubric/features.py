@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 from workbench.behaviours import Features, behaviour_features, scope_violations
+from workbench.behaviours.coded import CODES
 from workbench.rubric.record import Item, RubricScore
 
 __all__ = ["RULES", "features_score", "learned_empathy", "learned_exploration", "score_features", "score_rules"]
@@ -43,7 +44,7 @@ def _learned_evidence(f: Features, *heads: str) -> list[str]:
             if kind != "none" and c["sentence"][h] not in seen:
                 seen.add(c["sentence"][h])
                 out.append(f"{kind} {'question' if h == 'question' else 'reflection'} "
-                           f"(p {max(p):.2f}): {c['sentence'][h]}")
+                           f"(p {p[CODES[h].index(kind)]:.2f}): {c['sentence'][h]}")
         elif c[h]:
             span = c["rationales"][h]
             out.append(f"{_LEVEL[c[h]]} {h.replace('_', ' ')} (p {p[c[h]]:.2f})" + (f": {span}" if span else ""))
