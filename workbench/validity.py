@@ -258,9 +258,15 @@ def cross_validate(pairs: Sequence[CodedPair], k: int = 4, *, folds: Sequence[in
 
     splits = list(GroupKFold(n_splits=k).split(pairs, groups=[p.group or p.id for p in pairs]))
     entries: list[dict] = []
-    for f in folds if folds is not None else range(k):
+    run = list(folds if folds is not None else range(k))
+    for n, f in enumerate(run):
         train, test = splits[f]
-        trained = fit(pairs, train, progress=progress, cancel=cancel)
+
+        def step(done: int, total: int, n=n) -> None:  # one bar over all folds, not one per fold
+            if progress:
+                progress(n * total + done, len(run) * total)
+
+        trained = fit(pairs, train, progress=step, cancel=cancel)
         if trained is None:
             break
         model = Coders(tuned.torch_runner(trained[0]), trained[1])
