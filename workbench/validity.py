@@ -143,6 +143,8 @@ def head_report(pairs: Sequence[CodedPair], probs: Sequence[dict], *, rates_only
     probabilities) per pair, decided with ``offsets`` (head -> offsets, or one such dict per pair). On EPITOME
     pairs also ``tbars_empathy``: Spearman of the empathy the default T-BARS scorer derives from these codes
     with the experts' emotional reactions + interpretations."""
+    from scipy.stats import spearmanr
+
     from workbench.behaviours.coders import decide
 
     per_pair = offsets if isinstance(offsets, (list, tuple)) else [offsets or {}] * len(pairs)
@@ -163,8 +165,7 @@ def head_report(pairs: Sequence[CodedPair], probs: Sequence[dict], *, rates_only
 
         expert = [pairs[i].codes["emotional_reactions"] + pairs[i].codes["interpretations"] for i in both]
         ours = [learned_empathy(probs[i]) for i in both]
-        out["tbars_empathy"] = {"n": len(both), **_interval(
-            lambda y, p: __import__("scipy.stats").stats.spearmanr(y, p).statistic, expert, ours)}
+        out["tbars_empathy"] = {"n": len(both), **_interval(lambda y, p: spearmanr(y, p).statistic, expert, ours)}
     if rates_only:
         for stats in out["heads"].values():
             stats.pop("calibration")
@@ -225,9 +226,9 @@ def _validate_ratings(path: Path) -> dict:
     import json
 
     from workbench import rubric
-    from workbench.behaviours.coded import _csv_rows
+    from workbench.corpus_readers import iter_csv
 
-    rows = (_csv_rows(path) if path.suffix.lower() == ".csv"
+    rows = ([row for _, row in iter_csv(path)] if path.suffix.lower() == ".csv"
             else [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()])
     if not rows or not {"query", "response"} <= set(rows[0]):
         raise WorkbenchError(f"{path.name} needs the columns query and response plus one per dimension.",

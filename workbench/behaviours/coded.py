@@ -16,11 +16,11 @@ Three formats, one record (:class:`CodedPair`):
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from workbench.corpus_readers import iter_csv
 from workbench.errors import WorkbenchError
 from workbench.io import Record
 
@@ -52,22 +52,6 @@ class CodedPair(Record):
     source: str = ""
 
 
-def _csv_rows(path: Path) -> list[dict]:
-    csv.field_size_limit(1 << 30)
-    try:
-        with open(path, newline="", encoding="utf-8-sig") as f:
-            return list(csv.DictReader(f))
-    except (OSError, UnicodeDecodeError, csv.Error) as exc:
-        raise WorkbenchError(f"Cannot read {path}: {exc}.", where=str(path), fix="give a UTF-8 CSV file") from exc
-
-
-def _need(row: dict, columns: tuple, path: Path, line: int) -> None:
-    missing = [c for c in columns if c not in row]
-    if missing:
-        raise WorkbenchError(f"{path.name} has no column {missing[0]!r} (it has {list(row)[:8]}).",
-                             where=f"{path}:{line}", fix=f"the format needs the columns {list(columns)}")
-
-
 def load_epitome(path: str | Path) -> list[CodedPair]:
     """EPITOME pairs with every mechanism the files rate, merged by (seeker id, response id)."""
     path = Path(path)
@@ -83,8 +67,8 @@ def load_epitome(path: str | Path) -> list[CodedPair]:
                                  "explorations.csv, or one of them")
     pairs: dict[tuple, CodedPair] = {}
     for mech, f in files.items():
-        for n, row in enumerate(_csv_rows(f), start=2):
-            _need(row, ("seeker_post", "response_post", "level"), f, n)
+        for n, row in iter_csv(f, required=("seeker_post", "response_post", "level"),
+                               fix="EPITOME's columns: sp_id, rp_id, seeker_post, response_post, level, rationales"):
             try:
                 level = int(float(row["level"]))
                 assert level in (0, 1, 2)
@@ -133,10 +117,10 @@ def load_mi_jsonl(path: str | Path) -> list[CodedPair]:
 def load_mi_csv(path: str | Path) -> list[CodedPair]:
     """Therapist utterances of an AnnoMI-style CSV, each with the client utterance before it as context."""
     path = Path(path)
-    rows = _csv_rows(path)
     out, last_client = [], {}
-    for n, row in enumerate(rows, start=2):
-        _need(row, ("interlocutor", "utterance_text"), path, n)
+    for n, row in iter_csv(path, required=("interlocutor", "utterance_text"),
+                           fix="one row per utterance: transcript_id, interlocutor, utterance_text, "
+                               "question_subtype, reflection_subtype"):
         tid = row.get("transcript_id", "")
         who = row["interlocutor"].strip().lower()
         if who.startswith("client"):
