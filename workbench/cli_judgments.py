@@ -58,9 +58,16 @@ def _coders(args) -> int:
             if args.cv:
                 from workbench import io, validity
 
-                report = validity.cross_validate(pairs, args.cv, progress=progress)
-                io.write_bytes(C.WEIGHTS / "cv.json", json.dumps(report, separators=(",", ":")).encode())
-                C.apply_cv()
+                def keep(report: dict) -> None:  # after every fold: a stopped run resumes from here
+                    io.write_bytes(C.WEIGHTS / "cv.json", json.dumps(report, separators=(",", ":")).encode())
+                    C.apply_cv()
+
+                done = C.WEIGHTS / "cv.json"
+                previous = json.loads(done.read_text()) if done.is_file() and not args.fresh else {}
+                report = validity.cross_validate(pairs, args.cv, on_fold=keep, progress=progress,
+                                                 previous=previous.get("oof", []) if previous.get("k") == args.cv
+                                                 else [])
+                keep(report)
                 print(json.dumps(C.cv_summary(report), indent=1))
             if args.train:
                 net, _ = C.fit(pairs, progress=progress)
@@ -96,7 +103,9 @@ def add(sub) -> None:
 
     s = sub.add_parser("coders", help="the learned behaviour coders: load (export once), train or cross-validate")
     s.add_argument("--train", action="store_true", help="train them again on --epitome and corpora/rubric/mi/train")
-    s.add_argument("--cv", type=int, default=0, metavar="K", help="K-fold cross-validation, written to weights/cv.json")
+    s.add_argument("--cv", type=int, default=0, metavar="K", help="K-fold cross-validation, written to weights/cv.json "
+                   "after each fold; folds it already holds for the same pairs are kept")
+    s.add_argument("--fresh", action="store_true", help="with --cv: run every fold again")
     s.add_argument("--epitome", default=None, metavar="DIR", help="the EPITOME CSV folder (training only)")
     s.set_defaults(func=_coders)
 

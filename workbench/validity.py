@@ -248,18 +248,23 @@ def _validate_ratings(path: Path) -> dict:
 
 
 def cross_validate(pairs: Sequence[CodedPair], k: int = 4, *, folds: Sequence[int] | None = None,
-                   progress=None, cancel=None) -> dict:
+                   previous: Sequence[dict] = (), on_fold=None, progress=None, cancel=None) -> dict:
     """k-fold cross-validation of the coders (pairs answering the same message stay in one fold): each fold's
     model is trained on the other folds and predicts its own; :func:`cv_report` over the folds run
-    (``folds``: which, default all)."""
+    (``folds``: which, default all). A fold whose out-of-fold predictions ``previous`` already holds (the
+    ``oof`` of an earlier report, same pairs and k) is taken from there, not trained again, and ``on_fold``
+    gets the report after every fold, so a stopped run resumes where it stopped."""
     from sklearn.model_selection import GroupKFold
 
     from workbench.behaviours.coders import Coders, fit
     from workbench.models import tuned
 
     splits = list(GroupKFold(n_splits=k).split(pairs, groups=[p.group or p.id for p in pairs]))
-    entries: list[dict] = []
-    run = list(folds if folds is not None else range(k))
+    wanted = list(folds if folds is not None else range(k))
+    kept = {f: [e for e in previous if e.get("fold") == f] for f in wanted}
+    entries = [e for f in wanted if sorted(e["id"] for e in kept[f]) == sorted(pairs[i].id for i in splits[f][1])
+               for e in kept[f]]
+    run = [f for f in wanted if f not in {e["fold"] for e in entries}]
     for n, f in enumerate(run):
         train, test = splits[f]
 
@@ -274,6 +279,8 @@ def cross_validate(pairs: Sequence[CodedPair], k: int = 4, *, folds: Sequence[in
         for i, p in zip(test, _predict([pairs[i] for i in test], model), strict=True):
             entries.append({"id": pairs[i].id, "source": pairs[i].source, "codes": pairs[i].codes, "fold": f,
                             "probs": {h: [round(x, 4) for x in v] for h, v in p.items()}})
+        if on_fold:
+            on_fold(cv_report(entries, k))
     return cv_report(entries, k)
 
 
