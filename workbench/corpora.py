@@ -55,6 +55,7 @@ class Card:
     sources: list[str]
     body: str
     path: str = ""
+    points: list[str] = field(default_factory=list)  # short facts a small model can quote (the agent's grounding)
 
 
 @dataclass
@@ -127,7 +128,7 @@ _FRONT = re.compile(r"\A---[ \t]*\r?\n(.*?)\r?\n---[ \t]*\r?\n(.*)\Z", re.S)
 
 
 def load_cards(root: str | Path | None = None, problems: Problems | None = None) -> list[Card]:
-    """Markdown cards with YAML front matter (id, title, topic, approach, audience, sources)."""
+    """Markdown cards with YAML front matter (id, title, topic, approach, audience, sources[, points])."""
     problems = problems or Problems()
     root = Path(root) if root else paths.corpora_dir() / "knowledge"
     cards, wheres = [], []
@@ -151,8 +152,13 @@ def load_cards(root: str | Path | None = None, problems: Problems | None = None)
                          "write title: Your title")
             continue
         sources = meta["sources"] if isinstance(meta["sources"], list) else [meta["sources"]]
+        points = meta.get("points") or []
+        if not isinstance(points, list) or not all(isinstance(x, str) and x.strip() for x in points):
+            problems.add(f, R.front_matter_line(front, "points"), "points must be a list of short sentences",
+                         'write points: then one line per point, e.g.  - "Agree one small step."')
+            continue
         cards.append(Card(str(meta["id"]), meta["title"], meta["topic"], meta["approach"], meta["audience"],
-                          [str(s) for s in sources], m.group(2).strip(), str(f)))
+                          [str(s) for s in sources], m.group(2).strip(), str(f), [x.strip() for x in points]))
         wheres.append((f, 1))
     R.unique_ids(cards, wheres, problems, "card")
     return cards

@@ -34,6 +34,17 @@ def test_every_shipped_record_type_loads():
     assert {"bigfive", "empathy"} <= set(invs)
     assert all(sum(i.trait == t for i in invs["bigfive"].items) >= 10 for t in invs["bigfive"].traits)
     assert {"baseline", "cotherapist"} <= set(C.load_prompts())
+    # every card carries the short facts the agent shows a small model
+    assert all(4 <= len(c.points) <= 6 and all(6 <= len(p.split()) <= 18 for p in c.points) for c in cards)
+
+
+def test_card_points_must_be_sentences(tmp_path):
+    (tmp_path / "x.md").write_text("---\nid: x\ntitle: X\ntopic: general\napproach: cbt\naudience: both\n"
+                                   "sources: [a]\npoints: just one string\n---\n## A\nbody\n")
+    from workbench.errors import Problems
+
+    problems = Problems(strict=False)
+    assert C.load_cards(tmp_path, problems) == [] and "points must be a list" in str(problems.items[0])
 
 
 def test_dialogue_round_trip(tmp_path):
