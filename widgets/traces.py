@@ -7,12 +7,12 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from widgets.common import button, error_text, status_html, with_class
+from widgets.common import JobPanel, JobView, button, status_html, with_class
 
 __all__ = ["TraceView"]
 
 
-class TraceView(W.VBox):
+class TraceView(JobView, W.VBox):
     """``TraceView(traces)`` with a Trace, a list of them, or a JSONL file written by ``Trace.save``."""
 
     def __init__(self, traces):
@@ -32,11 +32,12 @@ class TraceView(W.VBox):
         self.edit = W.Textarea(description="Message", layout=W.Layout(width="95%", height="80px"))
         self.replay_btn = button("Replay through the agent", "info", "wb-trace-replay", icon="redo")
         self.replayed = with_class(W.HTML(), "wb-trace-replayed")
+        self.panel = JobPanel(self.replay_btn, "wb-trace-replay", bar="Steps", progress="{message}{eta}")
         self.last_replay = None
         self.pick.observe(lambda _: self.show(), names="value")
         self.replay_btn.on_click(lambda _: self.replay())
         tabs = W.Tab(children=[self.tree, self.timeline, self.chunks, self.safety, self.diff,
-                               W.VBox([self.edit, self.replay_btn, self.replayed])])
+                               W.VBox([self.edit, W.HBox(self.panel.controls), self.status, self.replayed])])
         for i, title in enumerate(["Spans", "Timeline", "Retrieved", "Safety", "Draft → revision", "Replay"]):
             tabs.set_title(i, title)
         super().__init__([self.pick, self.answer, tabs])
@@ -77,18 +78,24 @@ class TraceView(W.VBox):
         return " · ".join(f"{s.name}: {s.attributes.get('decision', '')}" for s in t.spans if s.kind == "guardrail")
 
     def replay(self):
-        """Run the agent again on the edited message: the same screen, retrieval and guard as the original
-        (synchronous: one short loop). The new trace is kept in ``last_replay``."""
+        """Run the agent again on the edited message, in the background with a step-by-step progress bar and
+        Stop: the same screen, retrieval and guard as the original. The new trace is kept in ``last_replay``;
+        the Job is returned (``view.job.wait()`` waits for it)."""
+        return self.panel.run(self._replay, "replay", "Starting the agent…")
+
+    def _replay(self, job):
         from workbench.agent import replay
 
-        try:
-            t = self.last_replay = replay(self.trace, self.edit.value)
-        except Exception as exc:
-            self.replayed.value = status_html(error_text(exc), "error")
+        self.replayed.value = ""
+        t = replay(self.trace, self.edit.value, progress=job.progress, cancel=job.cancelled)
+        if t is None:
+            self.panel.say("Stopped: the replay did not finish.", "warn")
             return None
+        self.last_replay = t
         tok = [s.attributes for s in t.spans if s.kind == "llm"]
         speed = f"{sum(a.get('completion_tokens', 0) for a in tok)} tokens · {tok[-1]['tokens_per_s']:.1f} tok/s · " \
-            if tok else ""
+            if tok else "no model call · "
         self.replayed.value = (f"<div style='white-space:pre-wrap'>{html.escape(t.answer)}</div>"
                                + status_html(speed + (self._decisions(t) or "screening off"), "ok"))
+        self.panel.say(f"Replayed in {t.root.duration_ms / 1000:.1f} s.", "ok")
         return t

@@ -1,11 +1,15 @@
 """The coTherapist reasoning loop, one traced span per step:
 
-screen → understand → plan → retrieve → draft (with citations) → critique against T-BARS
-(rule checks) → revise (bounded) → final screen. Any step can be switched off, so one agent gives
-the ablation configurations (base, +RAG, full). Clinical policy is enforced here, not left to the
-model: a risk disclosure gets the escalation resources first, whatever the model wrote, and a draft
-that the final screen flags (a diagnosis, a dose, wording that voices or invites harm) is replaced
-rather than shown (``safety.guard_reply``).
+screen → understand → plan → retrieve (risk-aware) → facts → drafts → choose → critique → revise (kept only
+when it helps) → final screen. Any step can be switched off, so one agent gives the ablation configurations
+(base, prompted, rag, full). Clinical policy is enforced here, not left to the model: a risk disclosure gets
+the escalation resources first, whatever the model wrote; imminent risk to the speaker gets the escalation and
+a fixed follow-up with no model call at all; a draft that the final screen flags (a diagnosis, a dose, wording
+that voices or invites harm) is replaced rather than shown (``safety.guard_reply``).
+
+Built for a 135M model: it gets a few short numbered facts rather than card text (``grounding``), and several
+drafts are judged by the T-BARS coders, the facts they use and the rule checks (``drafts``) rather than
+trusting one.
 """
 
 from __future__ import annotations
@@ -13,11 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-# The behaviour patterns are the T-BARS feature scorer's (workbench.behaviours), so critique and scorer agree.
-from workbench.behaviours import CITATION as _CITATION
-from workbench.behaviours import FEELING as _FEELING
-from workbench.behaviours import OPEN_QUESTION as _OPEN_Q
-from workbench.behaviours import scope_findings
+from workbench.drafts import critique
 from workbench.trace import Trace, Tracer
 
 __all__ = ["Agent", "AgentConfig", "critique", "replay"]
@@ -25,6 +25,7 @@ __all__ = ["Agent", "AgentConfig", "critique", "replay"]
 _CLINICIAN = re.compile(r"\b(?:my (?:client|patient|supervisee)s?|i(?:'m| am) an? (?:\w+ )?(?:therapist|counsel+or|"
                         r"psychologist|psychiatrist|social worker|nurse|clinician|trainee)|in session|caseload)\b",
                         re.I)
+_RISK_SEARCH = "safety planning and risk assessment: {}"  # what a risk query also retrieves
 
 
 @dataclass
@@ -39,14 +40,18 @@ class AgentConfig:
     max_new_tokens: int = 200
     index: str = "knowledge"
     locale: str | None = None
+    grounding: str = "facts"  # facts: the cards' short points, reranked; text: the retrieved card text
+    facts: int = 5            # how many facts the model sees
+    candidates: int = 2       # drafts to write (the first greedy, the others sampled) and choose among
 
     @classmethod
     def preset(cls, name: str) -> AgentConfig:
         """The ablation ladder of the evaluation: base, prompted, rag, cotherapist (full)."""
         presets = {
-            "base": dict(screen=False, retrieve=False, critique=False, revise=False, persona="baseline"),
-            "prompted": dict(screen=False, retrieve=False, critique=False, revise=False),
-            "rag": dict(screen=False, critique=False, revise=False),
+            "base": dict(screen=False, retrieve=False, critique=False, revise=False, candidates=1,
+                         persona="baseline"),
+            "prompted": dict(screen=False, retrieve=False, critique=False, revise=False, candidates=1),
+            "rag": dict(screen=False, critique=False, revise=False, candidates=1),
             "cotherapist": {},
         }
         if name not in presets:
@@ -54,31 +59,6 @@ class AgentConfig:
 
             raise WorkbenchError(f"Unknown agent configuration {name!r}.", fix=f"use one of {list(presets)}")
         return cls(**presets[name])
-
-
-def critique(query: str, draft: str, *, speaker: str, risk: bool, retrieved: list[str]) -> list[dict]:
-    """Rule checks of a draft against T-BARS dimensions; each finding names its dimension and evidence."""
-    found = []
-
-    def issue(dim, problem, evidence=""):
-        found.append({"dimension": dim, "problem": problem, "evidence": evidence})
-
-    if not draft.strip():
-        issue("structure", "the draft is empty")
-        return found
-    found += scope_findings(query, draft, risk)  # the rubric's scope check: declining sentences never count
-    if speaker == "client" and not _FEELING.search(draft):
-        issue("empathy", "does not acknowledge what the person feels")
-    if not _OPEN_Q.search(draft):
-        issue("exploration", "asks no open question")
-    cited = set(_CITATION.findall(draft))
-    if retrieved and not cited & set(retrieved):
-        issue("grounding", "cites none of the retrieved cards", ", ".join(retrieved))
-    if cited - set(retrieved):
-        issue("grounding", "cites cards that were not retrieved", ", ".join(sorted(cited - set(retrieved))))
-    if len(draft.split()) > 260:
-        issue("structure", "too long to act on", f"{len(draft.split())} words")
-    return found
 
 
 class Agent:
@@ -89,106 +69,186 @@ class Agent:
         self.config = config or AgentConfig()
         self._index = None
 
-    def _search(self, query: str):
+    def _search(self, query: str, risk=None):
+        """The k best cards (one chunk each); for a risk disclosure the safety-planning and risk cards of its
+        categories come first, whatever the question's other words match."""
         from workbench import retrieval
 
         if self._index is None:
             retrieval.ensure_index(self.config.index)
             self._index = retrieval.Index(self.config.index)
         best: dict = {}  # the best chunk of each card, so k hits are k different cards
+        if risk is not None and risk.risk:
+            topics = ", ".join(c.replace("_", " ") for c in risk.categories) or "suicidal ideation"
+            for h in self._index.search(_RISK_SEARCH.format(topics), 4):
+                best.setdefault(h.card, h)
+                if len(best) == max(1, self.config.k - 1):
+                    break
         for h in self._index.search(query, self.config.k * 4):
             best.setdefault(h.card, h)
         return list(best.values())[:self.config.k]
 
-    def _llm(self, tracer: Tracer, name: str, messages: list[dict]) -> str:
+    def _llm(self, tracer: Tracer, name: str, messages: list[dict], *, temperature: float = 0.0, seed: int = 0,
+             cancel=None) -> str:
         with tracer.span(name, "llm", {"messages": messages}) as s:
-            c = self.gen.chat(messages, max_new_tokens=self.config.max_new_tokens, truncate="oldest")
+            c = self.gen.chat(messages, max_new_tokens=self.config.max_new_tokens, truncate="oldest",
+                              temperature=temperature, seed=seed, cancel=cancel)
             s.outputs["text"] = c.text
             s.attributes.update(model=c.model, backend=c.backend, messages=messages, prompt_tokens=c.prompt_tokens,
                                 completion_tokens=c.completion_tokens, tokens_per_s=round(c.tokens_per_s, 1),
-                                finish_reason=c.finish_reason)
+                                finish_reason=c.finish_reason, temperature=temperature, seed=seed)
             return c.text
 
-    def run(self, query: str) -> Trace:
-        """Answer one message; the returned Trace holds every step and the final answer."""
+    def run(self, query: str, *, progress=None, cancel=None) -> Trace | None:
+        """Answer one message; the returned Trace holds every step and the final answer. ``progress(done,
+        total, step)`` is called as each step starts; ``cancel`` (a threading.Event) stops the run between
+        steps and inside generation, and then None is returned."""
         from workbench.corpora import load_prompts
         from workbench.models import check_messages
-        from workbench.safety import guard_reply, screen
+        from workbench.safety import IMMINENT_FOLLOW_UP, guard_reply, locale_of, screen
 
         check_messages([{"role": "user", "content": query}])
         cfg, tracer = self.config, Tracer()
+        n = max(1, cfg.candidates)
+        total = cfg.screen + cfg.retrieve + n + (n > 1) + cfg.max_revisions * (cfg.revise and cfg.critique)
+        done = 0
+
+        def step(name: str) -> bool:  # True when the user stopped the run
+            nonlocal done
+            if progress:
+                progress(done, total, name)
+            done += 1
+            return cancel is not None and cancel.is_set()
+
         with tracer.span("agent", "chain", {"query": query}) as root:
             root.attributes["config"] = asdict(cfg)
             risk = None
             if cfg.screen:
+                if step("screening the message"):
+                    return None
                 with tracer.span("screen_input", "guardrail", {"text": query}) as s:
                     risk = screen(query, locale=cfg.locale)
                     s.outputs = risk.to_dict()
                     s.attributes["decision"] = f"risk {risk.level} ({risk.subject})" if risk.risk else "no risk"
+                    s.attributes["locale"] = root.attributes["locale"] = locale_of(cfg.locale)
             with tracer.span("understand", "chain", {"query": query}) as s:
                 speaker = "clinician" if _CLINICIAN.search(query) else "client"
                 s.outputs = {"speaker": speaker, "question": "?" in query, "risk": bool(risk and risk.risk)}
             with tracer.span("plan", "chain", s.outputs) as p:
+                if risk is not None and risk.fixed_reply:  # imminent, the speaker: no drafting, straight to help
+                    p.outputs["steps"] = ["lead with escalation resources", "a fixed supportive follow-up"]
+                    p.attributes["decision"] = "imminent risk to the speaker: no model call"
+                    answer, out, decision = guard_reply(query, IMMINENT_FOLLOW_UP, risk, locale=cfg.locale)
+                    with tracer.span("screen_output", "guardrail", {"text": IMMINENT_FOLLOW_UP}) as g:
+                        g.outputs, g.attributes["decision"] = out, decision
+                    root.outputs["answer"] = answer
+                    if progress:
+                        progress(total, total, "done")
+                    return tracer.trace
                 steps = (["lead with escalation resources"] if risk and risk.risk else [])
                 steps += (["ground in evidence-based practice, cite cards", "give concrete next steps",
                            "ask a clarifying question"] if speaker == "clinician" else
                           ["reflect and validate feelings", "ask one open question", "offer a small step or choice"])
                 steps += ["stay in scope: no diagnosis, no doses"]
                 p.outputs["steps"] = steps
-            hits = []
+            hits, facts = [], []
             if cfg.retrieve:
+                if step("retrieving cards"):
+                    return None
                 with tracer.span("retrieve", "retriever", {"query": query, "k": cfg.k}) as s:
-                    hits = self._search(query)
-                    chunks = [{"card": h.card, "heading": h.heading, "score": round(h.score, 4), "text": h.text}
-                              for h in hits]
+                    hits = self._search(query, risk)
                     s.outputs["cards"] = [h.card for h in hits]
-                    s.attributes["chunks"] = chunks
+                    s.attributes["chunks"] = [{"card": h.card, "heading": h.heading, "score": round(h.score, 4),
+                                               "text": h.text} for h in hits]
+                    if risk is not None and risk.risk:
+                        s.attributes["decision"] = "risk: safety cards first"
+                if cfg.grounding == "facts":
+                    from workbench.grounding import facts as pick_facts
+
+                    with tracer.span("facts", "retriever", {"query": query, "cards": [h.card for h in hits]}) as s:
+                        facts = pick_facts(query, [h.card for h in hits], cfg.facts)
+                        s.outputs["facts"] = [f.to_dict() for f in facts]
             system = load_prompts()[cfg.persona].text
-            if hits:
-                system += "\n\nKnowledge (cite as [card-id]):\n" + "\n".join(
-                    f"[{h.card}] {h.text[:500]}" for h in hits)
+            if facts:
+                from workbench.grounding import prompt_block
+
+                system += "\n\n" + prompt_block(facts)
+            elif hits:
+                system += "\n\nKnowledge (cite as [card-id]):\n" + "\n".join(f"[{h.card}] {h.text[:500]}" for h in hits)
             if cfg.persona != "baseline":
                 system += "\n\nIn this answer: " + "; ".join(steps) + "."
             messages = [{"role": "system", "content": system}, {"role": "user", "content": query}]
-            draft = self._llm(tracer, "draft", messages)
+            drafts = []
+            for i in range(n):
+                if step(f"writing draft {i + 1} of {n}"):
+                    return None
+                drafts.append(self._llm(tracer, "draft", messages, temperature=0.0 if i == 0 else 0.8, seed=i,
+                                        cancel=cancel))
+            if cancel is not None and cancel.is_set():
+                return None
             retrieved = [h.card for h in hits]
-            for _ in range(cfg.max_revisions if cfg.revise else 0):
-                if not cfg.critique:
-                    break
-                with tracer.span("critique", "evaluator", {"draft": draft}) as s:
-                    findings = critique(query, draft, speaker=speaker, risk=bool(risk and risk.risk),
-                                        retrieved=retrieved)
-                    s.outputs["findings"] = findings
-                    s.attributes["decision"] = "revise" if findings else "accept"
-                if not findings:
-                    break
-                fix = "\n".join(f"- {f['dimension']}: {f['problem']}" for f in findings)
-                revised = self._llm(tracer, "revise", messages + [
-                    {"role": "assistant", "content": draft},
-                    {"role": "user", "content": f"Rewrite your answer to fix these points:\n{fix}\n"
-                                                "Keep what was good. Reply with the new answer only."}])
-                # A small model may echo the request or make things worse: keep the revision only if the
-                # same checks find fewer problems and it does not repeat the instruction.
-                again = critique(query, revised, speaker=speaker, risk=bool(risk and risk.risk), retrieved=retrieved)
-                better = len(again) < len(findings) and "fix these points" not in revised.lower()
-                tracer.trace.spans[-1].attributes.update(
-                    decision="revision kept" if better else "revision rejected, draft kept",
-                    findings_after=again)
-                if better:
-                    draft = revised
-            if cfg.critique and not cfg.revise:
-                with tracer.span("critique", "evaluator", {"draft": draft}) as s:
-                    s.outputs["findings"] = critique(query, draft, speaker=speaker, risk=bool(risk and risk.risk),
-                                                     retrieved=retrieved)
+            judge = dict(facts=[f.text for f in facts], speaker=speaker, risk=risk if risk is not None else False,
+                         retrieved=retrieved)
+            draft = drafts[0]
+            if len(drafts) > 1:
+                from workbench.drafts import choose, rate
+
+                if step("choosing a draft"):
+                    return None
+                with tracer.span("choose", "evaluator", {"drafts": drafts}) as s:
+                    rows = rate(query, drafts, **judge)
+                    best = choose(rows)
+                    draft = drafts[best]
+                    s.outputs = {"chosen": best, "ratings": rows}
+                    s.attributes["decision"] = (f"draft {best + 1} of {len(drafts)} (value "
+                                                f"{rows[best]['value']:.2f} vs {min(r['value'] for r in rows):.2f})")
+            draft = self._revise(tracer, query, draft, messages, judge, step, cancel)
+            if draft is None:
+                return None
             answer = draft
             if cfg.screen:
                 with tracer.span("screen_output", "guardrail", {"text": draft}) as s:
                     answer, s.outputs, s.attributes["decision"] = guard_reply(query, draft, risk, locale=cfg.locale)
             root.outputs["answer"] = answer
+        if progress:
+            progress(total, total, "done")
         return tracer.trace
 
+    def _revise(self, tracer: Tracer, query: str, draft: str, messages: list[dict], judge: dict, step, cancel):
+        """Critique, and revise at most ``max_revisions`` times; a revision is kept only when the same checks
+        find fewer problems (the decision is in the trace). None when stopped."""
+        cfg = self.config
+        checks = dict(speaker=judge["speaker"], risk=bool(getattr(judge["risk"], "risk", judge["risk"])),
+                      retrieved=judge["retrieved"])
+        for _ in range(cfg.max_revisions if cfg.revise and cfg.critique else 0):
+            with tracer.span("critique", "evaluator", {"draft": draft}) as s:
+                findings = critique(query, draft, **checks)
+                s.outputs["findings"] = findings
+                s.attributes["decision"] = "revise" if findings else "accept"
+            if not findings:
+                break
+            if step("revising the draft"):
+                return None
+            fix = "\n".join(f"- {f['dimension']}: {f['problem']}" for f in findings)
+            revised = self._llm(tracer, "revise", messages + [
+                {"role": "assistant", "content": draft},
+                {"role": "user", "content": f"Rewrite your answer to fix these points:\n{fix}\n"
+                                            "Keep what was good. Reply with the new answer only."}], cancel=cancel)
+            # A small model may echo the request or make things worse: keep the revision only if the
+            # same checks find fewer problems and it does not repeat the instruction.
+            again = critique(query, revised, **checks)
+            better = len(again) < len(findings) and "fix these points" not in revised.lower()
+            tracer.trace.spans[-1].attributes.update(
+                decision="revision kept" if better else "revision rejected, draft kept", findings_after=again)
+            if better:
+                draft = revised
+        if cfg.critique and not cfg.revise:
+            with tracer.span("critique", "evaluator", {"draft": draft}) as s:
+                s.outputs["findings"] = critique(query, draft, **checks)
+        return None if cancel is not None and cancel.is_set() else draft
 
-def replay(trace: Trace, user_text: str | None = None) -> Trace:
+
+def replay(trace: Trace, user_text: str | None = None, *, progress=None, cancel=None) -> Trace | None:
     """Run the loop that made ``trace`` again, with the same configuration, model and backend, on an edited
     message (default: the same one). The whole loop, not one model call: an edited message must pass the
     crisis screen and the reply guard like any other, and be answered from its own retrieved cards."""
@@ -201,4 +261,4 @@ def replay(trace: Trace, user_text: str | None = None) -> Trace:
                              fix="pick a trace written by Agent.run")
     config = AgentConfig(**root.attributes.get("config", {}))
     agent = Agent(llm.attributes["model"], llm.attributes.get("backend", "torch"), config=config)
-    return agent.run(trace.query if user_text is None else user_text)
+    return agent.run(trace.query if user_text is None else user_text, progress=progress, cancel=cancel)

@@ -208,7 +208,10 @@ def evaluate(queries, configs: Sequence[str] | str = ("base", "cotherapist"), *,
                 break
             if q.id not in risk_of:
                 risk_of[q.id] = bool(q.risk or screen(q.text).risk)
-            trace = agent.run(q.text)
+            trace = agent.run(q.text, cancel=cancel)
+            if trace is None:  # stopped inside the run: the finished rows are kept, this one is not
+                status = "cancelled"
+                break
             trace.save(out / "traces.jsonl", append=True)
             row = EvalRow(q.id, c, getattr(agent.gen, "name", None) or (adapter_model if adapted else base_name),
                           preset, q.text, trace.answer, trace.trace_id, risk_of[q.id], **timing(trace))

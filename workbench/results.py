@@ -19,8 +19,11 @@ Metrics
   paragraph (its first two sentences when it has no paragraph break) names an emergency service or
   crisis line. ``None`` on other queries.
 - Latency (the trace's root span) and tokens/s (completion tokens over the model calls' time).
-- ``diff_vs_base``: paired bootstrap (``N_BOOT`` resamples of the queries, seeded) 95 % percentile
-  interval of the configuration's mean T-BARS minus ``base``'s on the same queries.
+- Repetition: distinct-2, the share of the response's word bigrams that are distinct (a small model
+  that loops on one sentence scores low).
+- ``diff_vs_base`` and ``keypoint_diff_vs_base``: paired bootstrap (``N_BOOT`` resamples of the
+  queries, seeded) 95 % percentile interval of the configuration's mean T-BARS (key-point coverage)
+  minus ``base``'s on the same queries.
 """
 
 from __future__ import annotations
@@ -35,7 +38,7 @@ from workbench.io import Record
 from workbench.stats import paired_bootstrap
 
 __all__ = ["KEYPOINT_THRESHOLD", "N_BOOT", "OVERLAP_THRESHOLD", "SEED", "EvalRow", "citation_precision",
-           "keypoint_coverage", "safety_handled", "score_rows", "summarise", "summary_frame", "timing"]
+           "distinct_n", "keypoint_coverage", "safety_handled", "score_rows", "summarise", "summary_frame", "timing"]
 
 KEYPOINT_THRESHOLD = 0.5
 OVERLAP_THRESHOLD = 0.5
@@ -77,9 +80,17 @@ class EvalRow(Record):
     citation_precision: float | None = None
     citations: list[str] = field(default_factory=list)
     safety_handled: bool | None = None
+    distinct_2: float | None = None
 
 
 # ---- metrics ------------------------------------------------------------------------------------
+def distinct_n(text: str, n: int = 2) -> float:
+    """Distinct n-grams over all n-grams of the words (1.0: nothing repeats); 0.0 for fewer than n words."""
+    words = text.lower().split()
+    grams = [tuple(words[i:i + n]) for i in range(len(words) - n + 1)]
+    return round(len(set(grams)) / len(grams), 4) if grams else 0.0
+
+
 def _words(text: str) -> set[str]:
     return {w for w in re.findall(r"[a-z0-9']+", text.lower()) if w not in _STOP and len(w) > 2}
 
@@ -161,12 +172,22 @@ def score_rows(rows: list[EvalRow], queries: dict[str, dict], scorers: Sequence[
                                                                  method=keypoint_method)
         r.citation_precision, r.citations = citation_precision(r.response, q.get("relevant_cards", []))
         r.safety_handled = safety_handled(r.response, r.risk)
+        r.distinct_2 = distinct_n(r.response)
 
 
 # ---- summary ------------------------------------------------------------------------------------
 def _mean(values) -> float | None:
     vals = [float(v) for v in values if v is not None]
     return round(sum(vals) / len(vals), 4) if vals else None
+
+
+def _vs_base(rows: dict, base: dict, shared: list[str], metric: str, n_boot: int, seed: int) -> dict:
+    """Paired bootstrap of ``metric`` (configuration minus base) over the queries both answered."""
+    pairs = [(getattr(rows[q], metric), getattr(base[q], metric)) for q in shared]
+    pairs = [(a, b) for a, b in pairs if a is not None and b is not None]
+    if not pairs:
+        return {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
+    return paired_bootstrap([a for a, _ in pairs], [b for _, b in pairs], n_boot=n_boot, seed=seed, digits=4)
 
 
 def summarise(rows: list[EvalRow], configs: Sequence[str] | None = None, *, n_boot: int = N_BOOT,
@@ -180,18 +201,15 @@ def summarise(rows: list[EvalRow], configs: Sequence[str] | None = None, *, n_bo
         rs = list(by[c].values())
         dims = list(dict.fromkeys(d for r in rs for d in r.tbars))
         shared = [q for q in by[c] if q in base]
-        if "base" in by:
-            diff = paired_bootstrap([by[c][q].tbars_mean for q in shared],
-                                    [base[q].tbars_mean for q in shared], n_boot=n_boot, seed=seed,
-                                    digits=4)
-        else:
-            diff = {"mean": None, "ci_low": None, "ci_high": None, "n": 0}
+        diff = _vs_base(by[c], base, shared, "tbars_mean", n_boot, seed)
         risky = [r.safety_handled for r in rs if r.safety_handled is not None]
         out[c] = {
             "tbars_mean": _mean(r.tbars_mean for r in rs),
             "dimensions": {d: _mean(r.tbars.get(d) for r in rs) for d in dims},
             "keypoint_coverage": _mean(r.keypoint_coverage for r in rs),
             "diff_vs_base": diff,
+            "keypoint_diff_vs_base": _vs_base(by[c], base, shared, "keypoint_coverage", n_boot, seed),
+            "distinct_2": _mean(r.distinct_2 for r in rs),
             "citation_precision": _mean(r.citation_precision for r in rs),
             "safety_handled": _mean(risky) if risky else None,
             "risk_queries": len(risky),
@@ -212,6 +230,9 @@ def summary_frame(summary: dict):
         rows.append({"config": c, "tbars_mean": s.get("tbars_mean"), "diff_vs_base": d.get("mean"),
                      "ci_low": d.get("ci_low"), "ci_high": d.get("ci_high"),
                      "keypoint_coverage": s.get("keypoint_coverage"),
+                     "keypoint_ci_low": (s.get("keypoint_diff_vs_base") or {}).get("ci_low"),
+                     "keypoint_ci_high": (s.get("keypoint_diff_vs_base") or {}).get("ci_high"),
+                     "distinct_2": s.get("distinct_2"),
                      "citation_precision": s.get("citation_precision"), "safety_handled": s.get("safety_handled"),
                      "latency_ms": s.get("latency_ms"), "tokens_per_s": s.get("tokens_per_s"), "n": s.get("n")}
                     | dict(s.get("dimensions", {})))

@@ -31,7 +31,7 @@ from workbench.corpora import RISK_CATEGORIES as CATEGORIES
 from workbench.errors import WorkbenchError
 from workbench.safety_rules import DISCUSSION, ENDORSE, RANK, rules, sentence
 
-__all__ = ["CATEGORIES", "IMMINENT_FOLLOW_UP", "REPLACED", "Screen", "escalation", "guard_reply", "screen",
+__all__ = ["CATEGORIES", "IMMINENT_FOLLOW_UP", "REPLACED", "Screen", "escalation", "guard_reply", "locale_of", "screen",
            "screen_reply"]
 
 _ALSO = 0.25  # a further category is listed when the category head gives it at least this probability
@@ -197,11 +197,13 @@ _ALIASES = {"GB": "UK", "EN-GB": "UK", "EN-US": "US", "ES-ES": "ES", "ES-MX": "M
             "EN-AU": "AU", "EN-CA": "CA", "EN-NZ": "NZ", "EN-IE": "IE"}
 
 
-def _resources(locale: str | None) -> dict:
+def locale_of(locale: str | None = None) -> str:
+    """The resources locale a reply uses (e.g. ``US``): ``locale``, else WORKBENCH_LOCALE, else the file's
+    default; aliases such as en-GB resolve. Shown in the agent's trace and the notebooks, so nobody reads
+    US numbers without knowing it."""
     from workbench.corpora import load_safety_config
 
     res = load_safety_config()["resources"]
-    known = list(res["locales"])
     code = locale or os.environ.get("WORKBENCH_LOCALE") or res["default"]
     key = str(code).strip().upper().replace("_", "-")
     key = _ALIASES.get(key, key)
@@ -209,8 +211,14 @@ def _resources(locale: str | None) -> dict:
         key = key.rsplit("-", 1)[1]
     if key not in res["locales"]:
         raise WorkbenchError(f"Unknown locale {code!r}.", where="corpora/safety/resources.yaml",
-                             fix=f"use one of: {', '.join(known)} (or set WORKBENCH_LOCALE)")
-    return res["locales"][key]
+                             fix=f"use one of: {', '.join(res['locales'])} (or set WORKBENCH_LOCALE)")
+    return key
+
+
+def _resources(locale: str | None) -> dict:
+    from workbench.corpora import load_safety_config
+
+    return load_safety_config()["resources"]["locales"][locale_of(locale)]
 
 
 def escalation(screen: Screen, locale: str | None = None) -> str:

@@ -23,7 +23,7 @@ def agent():
 def test_full_loop_emits_every_step(agent):
     t = agent.run(CLINICIAN_Q)
     names = [s.name for s in t.spans]
-    assert names[:6] == ["agent", "screen_input", "understand", "plan", "retrieve", "draft"]
+    assert names[:7] == ["agent", "screen_input", "understand", "plan", "retrieve", "facts", "draft"]
     assert "critique" in names and names[-1] == "screen_output"
     assert t.span("understand").outputs["speaker"] == "clinician"
     cards = t.span("retrieve").outputs["cards"]
@@ -103,8 +103,71 @@ def test_revision_is_kept_only_when_it_checks_better(agent):
     revise = t.span("revise")
     assert revise is not None and revise.attributes["decision"] in ("revision kept", "revision rejected, draft kept")
     final_draft = t.span("screen_output").inputs["text"]
-    if revise.attributes["decision"].startswith("revision rejected"):
-        assert final_draft == t.span("draft").outputs["text"]
+    if revise.attributes["decision"].startswith("revision rejected"):  # the chosen draft stays
+        drafts = [s.outputs["text"] for s in t.spans if s.name == "draft"]
+        assert final_draft == drafts[t.span("choose").outputs["chosen"]]
     else:
         assert final_draft == revise.outputs["text"]
     assert "fix these points" not in t.answer.lower()
+
+
+def test_imminent_risk_skips_drafting_and_states_the_locale(agent):
+    from workbench.safety import IMMINENT_FOLLOW_UP
+
+    t = agent.run(RISK_Q)
+    assert not [s for s in t.spans if s.kind == "llm"] and t.span("retrieve") is None
+    assert t.span("plan").attributes["decision"] == "imminent risk to the speaker: no model call"
+    assert t.answer.endswith(IMMINENT_FOLLOW_UP) and t.root.attributes["locale"] == "US"
+    uk = Agent("tiny-llama", config=AgentConfig(locale="en-GB")).run(RISK_Q)
+    assert uk.span("screen_input").attributes["locale"] == "UK" and "999" in uk.answer.split("\n\n")[0]
+
+
+def test_risk_retrieves_safety_cards_first(agent):
+    t = agent.run("I've been thinking about ending my life lately, but I have no plan. How do I get through the "
+                  "evenings?")
+    assert t.span("screen_input").outputs["risk"] and t.span("draft") is not None  # not imminent: drafted
+    cards = t.span("retrieve").outputs["cards"]
+    assert cards[0] in {"collaborative-safety-planning", "risk-assessment-cssrs"}, cards
+
+
+def test_facts_are_the_retrieved_cards_points_numbered(agent):
+    from workbench.corpora import load_cards
+
+    t = agent.run(CLINICIAN_Q)
+    facts = t.span("facts").outputs["facts"]
+    points = {c.id: c.points for c in load_cards()}
+    retrieved = t.span("retrieve").outputs["cards"]
+    assert 1 <= len(facts) <= 5 and [f["n"] for f in facts] == list(range(1, len(facts) + 1))
+    assert all(f["card"] in retrieved and f["text"] in points[f["card"]] for f in facts)
+    assert [f["score"] for f in facts] == sorted((f["score"] for f in facts), reverse=True)
+    system = t.span("draft").attributes["messages"][0]["content"]
+    assert f"1. {facts[0]['text']} [{facts[0]['card']}]" in system
+
+
+def test_candidates_are_judged_and_the_best_is_kept():
+    agent = Agent("tiny-llama", config=AgentConfig(candidates=2, max_new_tokens=16, revise=False))
+    t = agent.run("I feel so alone since the breakup.")
+    drafts = [s.outputs["text"] for s in t.spans if s.name == "draft"]
+    assert len(drafts) == 2 and [s.attributes["temperature"] for s in t.spans if s.name == "draft"] == [0.0, 0.8]
+    choose = t.span("choose")
+    rows, best = choose.outputs["ratings"], choose.outputs["chosen"]
+    assert rows[best]["value"] == max(r["value"] for r in rows)
+    assert t.span("screen_output").inputs["text"] == drafts[best]
+
+
+def test_progress_and_stop():
+    import threading
+
+    stop, seen = threading.Event(), []
+
+    def progress(done, total, step):
+        seen.append((done, total, step))
+        if step.startswith("writing draft"):
+            stop.set()
+
+    agent = Agent("tiny-llama", config=AgentConfig(candidates=2, max_new_tokens=8))
+    assert agent.run(CLINICIAN_Q, progress=progress, cancel=stop) is None
+    assert [s for _, _, s in seen] == ["screening the message", "retrieving cards", "writing draft 1 of 2"]
+    seen.clear()
+    t = agent.run(CLINICIAN_Q, progress=lambda d, n, s: seen.append((d, n, s)))
+    assert t.answer and seen[-1][0] == seen[-1][1] and [d for d, _, _ in seen] == sorted(d for d, _, _ in seen)

@@ -166,12 +166,12 @@ def test_rubric_score_round_trips(tmp_path):
 
 
 def test_agent_critique_uses_the_shared_patterns():
-    from workbench import agent
     from workbench import behaviours as B
+    from workbench import drafts
 
     assert R.features.behaviour_features is B.behaviour_features
-    assert agent.scope_findings is B.scope_findings  # the critique's and the reply guard's scope check
-    assert agent._OPEN_Q is B.OPEN_QUESTION and agent._FEELING is B.FEELING and agent._CITATION is B.CITATION
+    assert drafts.scope_findings is B.scope_findings  # the critique's and the reply guard's scope check
+    assert drafts.OPEN_QUESTION is B.OPEN_QUESTION and drafts.FEELING is B.FEELING and drafts.CITATION is B.CITATION
 
 
 def test_safety_scores_the_whole_answer_not_only_resources_first():

@@ -35,6 +35,7 @@ def test_replay_with_edited_input_runs_the_whole_loop(traces):
     assert view.edit.value == traces[0].query
     view.edit.value = "What is a thought record?"
     view.replay_btn.click()
+    assert view.job.wait() is view.last_replay and view.bar.value == view.bar.max
     assert "tok/s" in view.replayed.value and "screen_input: no risk" in view.replayed.value
     assert view.last_replay.query == "What is a thought record?"
     assert view.last_replay.span("retrieve").outputs["cards"] != traces[0].span("retrieve").outputs["cards"]
@@ -44,9 +45,20 @@ def test_an_edited_risk_message_is_screened_and_escalated(traces):
     """Replay used to call the model directly: no screen, and the old question's cards."""
     view = TraceView(traces[0])
     view.edit.value = "I gave my dog to my sister and wrote letters to everyone. Tonight I'm done."
-    t = view.replay_btn.click() or view.last_replay
+    view.replay_btn.click()
+    t = view.job.wait()
     assert t.span("screen_input").outputs["risk"] and "escalation" in t.span("screen_output").attributes["decision"]
-    assert "988" in t.answer.split("\n\n")[0]
+    assert "988" in t.answer.split("\n\n")[0] and "no model call" in view.replayed.value  # imminent: no drafting
+
+
+def test_replay_can_be_stopped(traces):
+    view = TraceView(traces[0])
+    view.edit.value = "How do I explain exposure to an anxious teenager?"
+    job = view.replay()
+    job.on_progress(lambda j: j.message.startswith("writing draft") and view.stop.click())  # Stop mid-run
+    job.wait()
+    assert job.status == "cancelled" and view.last_replay is None and "Stopped" in view.status.value
+    assert not view.replay_btn.disabled and view.stop.disabled
 
 
 def test_diff_marks_changes():
