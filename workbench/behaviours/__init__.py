@@ -40,8 +40,8 @@ from workbench.behaviours.patterns import (
     PHRASES,
     REFLECTION,
     SCOPE_QUERY,
-    SENTENCE_SPLIT,
     WH,
+    sentences,
 )
 from workbench.errors import WorkbenchError
 from workbench.io import Record
@@ -50,11 +50,6 @@ __all__ = ["CITATION", "CRISIS", "FEELING", "OPEN_QUESTION", "SCOPE_VIOLATIONS",
            "code", "crisis_names", "epitome_levels", "mi_codes", "scope_findings", "scope_violations", "sentences"]
 
 # ---- detection --------------------------------------------------------------------------------------
-
-
-def sentences(text: str) -> list[str]:
-    """Split into sentences (and list items), good enough for counting behaviours."""
-    return [s.strip() for s in SENTENCE_SPLIT.split(text or "") if s and s.strip()]
 
 
 def _is_open(question: str) -> bool:

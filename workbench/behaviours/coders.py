@@ -262,7 +262,7 @@ def code(pairs, model: Coders | None = None, *, find_sentences: bool = True) -> 
     (mechanism -> the words that show it, "" when none or level 0) and, with ``find_sentences``,
     ``sentence`` (MI head -> the sentence carrying its code: a turn is coded whole, as MI coders code an
     utterance, then its sentences, to find which one carries it)."""
-    from workbench.behaviours.patterns import SENTENCE_SPLIT
+    from workbench.behaviours.patterns import sentences
 
     model = model or coders()
     pairs = _pairs(pairs)
@@ -273,7 +273,7 @@ def code(pairs, model: Coders | None = None, *, find_sentences: bool = True) -> 
         d["probabilities"] = r["probs"]
         d["rationales"] = {m: (r["spans"][m] if d[m] else "") for m in MECHANISMS}
         d["sentence"] = {h: "" for h in ("question", "reflection")}
-        sents = [s.strip() for s in SENTENCE_SPLIT.split(pairs[n][1]) if s.strip()] if find_sentences else []
+        sents = sentences(pairs[n][1]) if find_sentences else []
         for h in ("question", "reflection"):
             if d[h] != "none" and find_sentences:
                 if len(sents) <= 1:

@@ -16,10 +16,16 @@ __all__ = [
     "OPTIONS", "OVERCLAIM", "PERMISSION", "PHRASES", "REASON", "REFERRAL", "REFLECTION", "REVIEW", "RISK_DISMISS",
     "RISK_QUESTION", "SAFETY_PLAN", "SCOPE_QUERY", "SENTENCE_SPLIT", "SEQUENCE", "SOURCE", "SYMPATHY", "TAILOR",
     "TASK_ON_DISCLOSURE", "TECHNIQUE", "TENTATIVE", "TIMING", "TOGETHER", "URGENT", "VAGUE", "VALIDATE", "WH",
+    "sentences",
 ]
 
 # Sentence (and list item) boundaries: good enough for counting behaviours and coding turns.
 SENTENCE_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])|\n+\s*(?:[-*\u2022]|\d+[.)])?\s*")
+
+
+def sentences(text: str) -> list[str]:
+    """Split into sentences (and list items), good enough for counting behaviours and coding turns."""
+    return [s.strip() for s in SENTENCE_SPLIT.split(text or "") if s and s.strip()]
 
 # ---- the loose gates the agent's critique reads, and the scope patterns -------------------------
 # Any acknowledgement of feeling, including generic ones: the agent's gate for client-facing drafts.
