@@ -1,4 +1,5 @@
-"""Psychometric profile of a model: pick model, persona, inventory and variant count; run; see the gate."""
+"""Psychometric profile of a model: pick model, persona, inventory, respondents; run; see the gate. Or
+compare two configurations on the same respondents and two forms: overlaid radars, the shift, MTMM."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ __all__ = ["ProfileView"]
 
 class ProfileView(JobView, W.VBox):
     def __init__(self, model: str | None = None, inventory: str = "bigfive", persona: str | None = "cotherapist",
-                 n_variants: int = 8):
+                 n_variants: int = 8, personas: int = 0):
         from workbench.corpora import load_prompts, load_reference_profiles
         from workbench.inventories import load_inventories
 
@@ -27,6 +28,12 @@ class ProfileView(JobView, W.VBox):
         self.inventory.observe(lambda _: self._fill_references(), names="value")
         self._fill_references()
         self.variants = W.IntSlider(value=n_variants, min=4, max=16, step=4, description="Variants")
+        self.personas = W.IntSlider(value=personas, min=0, max=60, step=5, description="Personas",
+                                    tooltip="respondents = personas x variants (0: the variants alone)")
+        self.compare = W.Dropdown(options=[("(one profile)", ""), ("base vs prompted", "base,prompted"),
+                                           ("base vs co-therapist", "base,cotherapist")], value="",
+                                  description="Compare")
+        self.comparison = None
         self.run = button("Run profile", "primary", "wb-profile-run", icon="play")
         self.panel = JobPanel(self.run, "wb-profile", bar="Scored", progress="{done}/{total} item-variants scored{eta}")
         self.table = W.HTML()
@@ -36,7 +43,7 @@ class ProfileView(JobView, W.VBox):
         self.saved = None
         self.run.on_click(lambda _: self.start())
         super().__init__([W.HBox([self.model, self.persona]), W.HBox([self.inventory, self.reference]),
-                          self.variants,
+                          W.HBox([self.variants, self.personas]), self.compare,
                           W.HBox(self.panel.controls), self.status, self.table, self.plots])
 
     def _fill_references(self) -> None:
@@ -48,9 +55,13 @@ class ProfileView(JobView, W.VBox):
         return self.panel.run(self._work, "profile", f"Loading {self.model.value}…")
 
     def _work(self, job: Job):
+        from workbench.inventories import load_personas
         from workbench.psychometrics import profile, save_profile
 
+        if self.compare.value:
+            return self._run_comparison(job)
         p = profile(self.model.value, self.inventory.value, persona=self.persona.value or None,
+                    personas=load_personas()[:self.personas.value] if self.personas.value else None,
                     n_variants=self.variants.value, progress=lambda d, t: job.progress(d, t), cancel=job.cancelled)
         if job.cancelled.is_set():
             self.panel.say("Stopped; nothing saved.", "warn")
@@ -84,4 +95,46 @@ class ProfileView(JobView, W.VBox):
                             f"<th>ω</th><th>order ρ</th><th>verdict</th><th>reference</th><th>{first}</th></tr>"
                             f"{rows}</table>")
         self.plots.children = [go.FigureWidget(f) for f in
-                               (profile_radar(same), reliability_panel(p), item_heatmap(p))]
+                               (profile_radar(same, reference=self.references.get(self.reference.value)),
+                                reliability_panel(p), item_heatmap(p))]
+
+    def _run_comparison(self, job: Job):
+        """Both configurations on the shipped forms; saved (and resumable) under exports/profiles/compare-…"""
+        from workbench import paths
+        from workbench.population import compare_configs
+
+        out = paths.exports_dir() / "profiles" / f"compare-{self.compare.value.replace(',', '-')}"
+        r = compare_configs(self.compare.value, model=self.model.value, personas=self.personas.value,
+                            n_variants=self.variants.value, out_dir=out, progress=lambda d, t: job.progress(d, t),
+                            cancel=job.cancelled)
+        if r is None:
+            self.panel.say(f"Stopped; the finished part is kept in {out} and a new run resumes from it.", "warn")
+            return None
+        self.comparison, self.saved = r, out / "comparison.json"
+        self._show_comparison(r)
+        self.panel.say(f"Done. Saved {self.saved}", "ok")
+        return r
+
+    def _show_comparison(self, r: dict) -> None:
+        import plotly.graph_objects as go
+
+        from workbench.population import profiles_of
+        from workbench.report import mtmm_heatmap, profile_radar, shift_forest
+
+        profiles = profiles_of(r)
+        ref = self.references.get("therapist-consistent")
+        a, b = r["shift_of"][1], r["shift_of"][0]
+        rows = "".join(
+            f"<tr><td>{html.escape(t)}</td>"
+            + "".join(f"<td>{c['traits'][t]['mean']:.2f} (α {c['traits'][t]['alpha']:.2f}"
+                      f"{'' if c['traits'][t]['interpretable'] else ' †'})</td>" for c in r["configs"].values())
+            + f"<td>{d['mean']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]</td></tr>"
+            for t, d in r["shift"].items())
+        heads = "".join(f"<th>{html.escape(c)}</th>" for c in r["configs"])
+        self.table.value = (f"<table class='wb-profile-table wb-compare-table'><tr><th>trait</th>{heads}"
+                            f"<th>shift {html.escape(b)} − {html.escape(a)} [95% CI]</th></tr>{rows}</table>"
+                            f"<p>{r['personas']} personas × {r['n_variants']} variants; † not interpretable</p>")
+        figs = [profile_radar(list(profiles.values()), reference=ref, labels=list(profiles)),
+                shift_forest(r["shift"], f"Shift {b} − {a} (paired over respondents)")]
+        figs += [mtmm_heatmap(t, f"MTMM, {c}") for c, t in r["mtmm"].items() if t]
+        self.plots.children = [go.FigureWidget(f) for f in figs]

@@ -87,6 +87,28 @@ def _demo(args) -> int:
     return 0
 
 
+def _profile_compare(args, progress) -> int:
+    """``profile --compare base,cotherapist``: both configurations on the same respondents and forms."""
+    from pathlib import Path
+
+    from workbench import paths
+    from workbench.population import compare_configs
+
+    out = Path(args.out) if args.out else paths.exports_dir() / "profiles" / "compare"
+    personas = 50 if args.personas is None else args.personas
+    r = compare_configs(args.compare, model=args.model, forms=args.forms.split(","), personas=personas,
+                        n_variants=args.variants, backend=args.backend, out_dir=out, progress=progress)
+    print(file=sys.stderr)
+    for config, c in r["configs"].items():
+        for trait, t in c["traits"].items():
+            print(f"{config:<12} {trait:<18} {t['mean']:.2f} [{t['ci_low']:.2f}, {t['ci_high']:.2f}]  "
+                  f"alpha {t['alpha']:.2f}  {'ok' if t['interpretable'] else 'not interpretable'}")
+    for trait, d in r.get("shift", {}).items():
+        print(f"shift {trait:<18} {d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]")
+    print(out / "comparison.json")
+    return 0
+
+
 def _corpora_check(args) -> int:
     from workbench.corpus_check import check_all
 
@@ -109,13 +131,20 @@ def _profile(args) -> int:
     from workbench.io import check_writable
 
     check_writable(args.out or paths.exports_dir() / "profiles")  # before minutes of scoring, not after
+    if args.compare:
+        return _profile_compare(args, progress)
     model = args.model
     if args.adapter:  # an adapter is profiled as its merged model, which the registry loads by name
         from workbench.finetune import merged_model
 
         model = merged_model(args.adapter)
-    p = profile(model, args.inventory, persona=args.persona, backend=args.backend, n_variants=args.variants,
-                progress=progress)
+    personas = None
+    if args.personas:
+        from workbench.inventories import load_personas
+
+        personas = load_personas()[:args.personas]
+    p = profile(model, args.inventory, persona=args.persona, personas=personas, backend=args.backend,
+                n_variants=args.variants, progress=progress)
     print(file=sys.stderr)
     path = save_profile(p, args.out)
     for trait, t in p.traits.items():
@@ -274,6 +303,12 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--inventory", default="bigfive",
                    help="shipped name (bigfive, empathy) or a .yaml, IPIP-style .csv or PsychoBench .json file")
     s.add_argument("--variants", type=int, default=8, help="prompt variants per item (respondents)")
+    s.add_argument("--personas", type=int, default=None,
+                   help="the first N personas of the respondent population (default: none, so the variants alone "
+                   "are the respondents; 50 with --compare)")
+    s.add_argument("--compare", default=None, metavar="CONFIGS",
+                   help="e.g. base,cotherapist: profile each on the same respondents and forms, write comparison.json")
+    s.add_argument("--forms", default="bigfive,bigfive_short", help="with --compare: the forms (MTMM needs two)")
     s.add_argument("--out", default=None, help="output directory (writes profile.json, responses.jsonl)")
     s.set_defaults(func=_profile)
 

@@ -13,7 +13,7 @@ from workbench import paths
 from workbench.corpus_readers import iter_csv, line_of, mapping, read_text, read_yaml, reported, require, str_list
 from workbench.errors import CorpusError, Problems
 
-__all__ = ["KEYS", "LIKERT5", "Inventory", "Item", "load_inventories", "load_inventory"]
+__all__ = ["KEYS", "LIKERT5", "Inventory", "Item", "Persona", "load_inventories", "load_inventory", "load_personas"]
 
 # How an item's keying may be written: +1/-1 in YAML, + or - in an IPIP-style CSV.
 KEYS = {1: 1, -1: -1, "+": 1, "-": -1, "+1": 1, "-1": -1, "1": 1, "−": -1}
@@ -37,6 +37,22 @@ class Inventory:
     traits: dict[str, str]
     items: list[Item]
     sources: list[str] = field(default_factory=list)
+    # A numbered scale (PsychoBench) is answered with its own numbers, first..first+k-1, in every prompt
+    # variant, and ``scale`` holds what each number means (the number itself where the source says nothing).
+    numbered: bool = False
+    first: int = 1
+    # Published crowd norms per trait, on the 1..k scale of the scores: [{"name", "mean", "sd", "n"}].
+    norms: dict[str, list[dict]] = field(default_factory=dict)
+
+
+@dataclass
+class Persona:
+    """One respondent of a population: a short biography the model answers as; ``levels`` are the
+    writer's intended trait levels (low/average/high), never shown to the model."""
+
+    id: str
+    text: str
+    levels: dict[str, str] = field(default_factory=dict)
 
 
 LIKERT5 = ["Very inaccurate", "Moderately inaccurate", "Neither accurate nor inaccurate", "Moderately accurate",
@@ -46,7 +62,9 @@ LIKERT5 = ["Very inaccurate", "Moderately inaccurate", "Neither accurate nor ina
 def load_inventory(path: str | Path, problems: Problems | None = None) -> Inventory:
     """Dispatch on the file type: .yaml (ours), .csv (IPIP-style item,key,trait), .json (PsychoBench)."""
     problems = problems or Problems()
-    path = Path(path)
+    path, select = Path(path), None
+    if not path.is_file() and ":" in path.name and Path(str(path).rsplit(":", 1)[0]).is_file():
+        path, select = Path(str(path).rsplit(":", 1)[0]), str(path).rsplit(":", 1)[1]  # FILE:QUESTIONNAIRE
     if not path.is_file():
         shipped = paths.corpora_dir() / "inventories" / f"{path}.yaml"
         if shipped.is_file():
@@ -60,7 +78,10 @@ def load_inventory(path: str | Path, problems: Problems | None = None) -> Invent
     if loader is None:
         raise CorpusError(f"Unknown inventory format {path.suffix!r}.", where=str(path),
                           fix="use .yaml, .csv (IPIP-style) or .json (PsychoBench)")
-    inv = loader(path, problems)
+    if select and loader is not _from_psychobench:
+        raise CorpusError(f"{path.name} holds one questionnaire; ':{select}' names one of several.",
+                          where=str(path), fix=f"give the file alone: {path}")
+    inv = _from_psychobench(path, problems, select) if select else loader(path, problems)
     _check(inv, path, problems)
     return inv
 
@@ -71,7 +92,7 @@ def load_inventories(root: str | Path | None = None, problems: Problems | None =
     root = Path(root) if root else paths.corpora_dir() / "inventories"
     out = {}
     for f in sorted(root.glob("*.yaml")):
-        if f.stem == "reference_profiles":
+        if f.stem in ("reference_profiles", "personas"):
             continue
         inv = reported(problems, load_inventory, f, problems)
         if inv is not None:
@@ -141,19 +162,31 @@ def _from_ipip_csv(path: Path, problems: Problems) -> Inventory:
     return Inventory(path.stem, path.stem, "Describe yourself as you generally are now.", LIKERT5, traits, items)
 
 
-def _from_psychobench(path: Path, problems: Problems) -> Inventory:
-    """PsychoBench questionnaire JSON: questions {n: text}, reverse [n], categories [{cat_name, cat_questions}]."""
+# "1 denotes strongly disagree, 2 denotes ...", '1 denotes "very inaccurately"', "5 = always"
+_MEANING = re.compile(r'\b(\d+)\s*(?:denotes|means|represents|stands for|=)\s*"?([A-Za-z][^",.;:()]*?)"?\s*'
+                      r'(?=,|\.|;|\)|\band\s+\d|$)')
+
+
+def _from_psychobench(path: Path, problems: Problems, select: str | None = None) -> Inventory:
+    """PsychoBench questionnaire JSON: questions {n: text}, reverse [n], categories [{cat_name,
+    cat_questions, crowd}]; a file holding several questionnaires needs one chosen by name (FILE:NAME).
+
+    The scale keeps its own numbers and, where the prompt says what a number means, that meaning, so a
+    reversed listing still reads "5 = strongly agree"; crowd norms become reference bands."""
     try:
         data = json.loads(read_text(path))
     except json.JSONDecodeError as exc:
         raise CorpusError(f"not valid JSON: {exc.msg}", where=f"{path}:{exc.lineno}",
                           fix="fix the JSON on that line") from exc
     if isinstance(data, list):
-        if len(data) != 1:
-            names = [q.get("name") for q in data if isinstance(q, dict)]
-            raise CorpusError(f"{path.name} holds {len(data)} questionnaires {names}", where=str(path),
-                              fix="save the one you want on its own, as a single JSON object")
-        data = data[0]
+        names = [q.get("name") for q in data if isinstance(q, dict)]
+        chosen = [q for q in data if isinstance(q, dict) and select is not None and q.get("name") == select]
+        if not chosen and (select is not None or len(data) != 1):
+            raise CorpusError(f"{path.name} holds {len(data)} questionnaires" +
+                              (f" and none is named {select!r}" if select else ""), where=str(path),
+                              fix=f"choose one by name, e.g. --inventory {path}:{names[0] if names else 'NAME'} "
+                              f"(names: {', '.join(map(str, names))})")
+        data = chosen[0] if chosen else data[0]
     fix = ("keep PsychoBench's fields: name, questions {\"1\": text}, reverse [numbers], "
            "categories [{cat_name, cat_questions [numbers]}]")
     missing = [k for k in ("questions", "categories") if k not in data] if isinstance(data, dict) else ["all fields"]
@@ -168,14 +201,48 @@ def _from_psychobench(path: Path, problems: Problems) -> Inventory:
         text = " ".join(str(data.get(k, "")) for k in ("inner_setting", "prompt"))
         m = re.search(r"from (\d+) to (\d+)", text)
         lo, hi = (int(m.group(1)), int(m.group(2))) if m else (1, int(data.get("scale", 6)) - 1)
+        meaning = {int(n): words.strip() for n, words in _MEANING.findall(str(data.get("prompt", "")))}
         items = []
         for qid, qtext in sorted(data["questions"].items(), key=lambda kv: int(kv[0])):
             if int(qid) not in trait_of:
                 continue  # PsychoBench keeps unscored filler items outside every category
             items.append(Item(str(qid), str(qtext), trait_of[int(qid)], -1 if int(qid) in reverse else 1))
         traits = {str(c["cat_name"]): str(c["cat_name"]) for c in data["categories"]}
+        per_item = str(data.get("compute_mode", "AVG")).upper() == "SUM"
+        norms = {str(c["cat_name"]): [_norm(crowd, lo, len(c.get("cat_questions", [])) if per_item else 1)
+                                      for crowd in c.get("crowd", [])] for c in data["categories"]}
     except (AttributeError, KeyError, TypeError, ValueError) as exc:
         raise CorpusError(f"not a PsychoBench questionnaire ({type(exc).__name__}: {exc})", where=str(path),
                           fix=fix) from exc
     return Inventory(data.get("name", path.stem), data.get("name", path.stem), data.get("prompt", ""),
-                     [str(v) for v in range(lo, hi + 1)], traits, items, ["PsychoBench (Huang et al. 2024)"])
+                     [meaning.get(v, str(v)) for v in range(lo, hi + 1)], traits, items,
+                     ["PsychoBench (Huang et al. 2024)"], numbered=True, first=lo,
+                     norms={t: n for t, n in norms.items() if n})
+
+
+def _norm(crowd: dict, lo: int, n_items: int) -> dict:
+    """A crowd norm moved onto the 1..k scale of item means (a SUM norm divided by its item count)."""
+    return {"name": str(crowd.get("crowd_name", "crowd")),
+            "mean": float(crowd["crowd_sample_mean"]) / n_items - lo + 1,
+            "sd": float(crowd.get("crowd_sample_sd", 0.0)) / n_items, "n": int(crowd.get("crowd_sample_num", 0))}
+
+
+def load_personas(path: str | Path | None = None) -> list[Persona]:
+    """The respondent population (``corpora/inventories/personas.yaml`` by default), checked on load."""
+    path = Path(path) if path else paths.corpora_dir() / "inventories" / "personas.yaml"
+    data = mapping(read_yaml, path, "see corpora/inventories/README.md")
+    problems, out, seen = Problems(), [], set()
+    for p in data.get("personas") or []:
+        if not require(p, ("id", "text"), path, line_of(p), problems):
+            continue
+        if p["id"] in seen:
+            problems.add(path, line_of(p), f"duplicate persona id {p['id']!r}", "give every persona its own id")
+        seen.add(p["id"])
+        levels = p.get("levels") or {}
+        bad = {t: v for t, v in levels.items() if v not in ("low", "average", "high")}
+        if bad:
+            problems.add(path, line_of(p), f"persona {p['id']} has levels {bad}", "use low, average or high")
+        out.append(Persona(str(p["id"]), str(p["text"]).strip(), dict(levels)))
+    if not out:
+        problems.add(path, None, "no personas", "list them under personas: as '- id: …, text: …'")
+    return out

@@ -19,9 +19,9 @@ from typing import Any
 
 from workbench.errors import CorpusError, Problems, WorkbenchError
 
-__all__ = ["STALE_SECONDS", "Record", "append_jsonl", "atomic_dir", "check_writable", "iter_jsonl", "read_jsonl",
-           "remove_stale", "sha256_file", "to_jsonable", "verify_files", "write_bytes", "write_json", "write_jsonl",
-           "write_text"]
+__all__ = ["STALE_SECONDS", "Record", "append_jsonl", "atomic_dir", "check_writable", "finite", "iter_jsonl",
+           "read_jsonl", "remove_stale", "sha256_file", "to_jsonable", "verify_files", "write_bytes", "write_json",
+           "write_jsonl", "write_text"]
 
 STALE_SECONDS = 24 * 3600  # a leftover temp folder older than this belongs to a build that died
 
@@ -305,3 +305,14 @@ def read_jsonl(path: str | Path, cls: type | None = None, *, missing_ok: bool = 
         except (TypeError, KeyError, ValueError) as exc:
             raise CorpusError(f"not a {cls.__name__} record: {exc}", where=f"{path}:{n}", fix=fix) from exc
     return out
+
+
+def finite(obj):
+    """JSON has no NaN: an undefined statistic is written as null."""
+    if isinstance(obj, float) and obj != obj:
+        return None
+    if isinstance(obj, dict):
+        return {k: finite(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [finite(v) for v in obj]
+    return obj

@@ -15,6 +15,7 @@ from pathlib import Path
 
 from workbench.corpora import Inventory, Item
 from workbench.io import Record
+from workbench.reliability import cronbach_alpha
 from workbench.stats import paired_bootstrap
 
 __all__ = ["GATE", "LABELS", "ORDERS", "SCALE_INTROS", "STEMS", "administer", "against_reference", "compare",
@@ -64,7 +65,13 @@ def item_prompt(item: Item, inv: Inventory, v: Variant) -> tuple[str, list[str],
     """The user message, the option strings in presented order, and the scale value of each option."""
     values = list(range(1, len(inv.scale) + 1))
     shown = values if v.order == "forward" else values[::-1]
-    if v.labels == "digits":
+    if inv.numbered:  # the scale's own numbers answer in every variant, each with its meaning where it has one
+        nums = [str(inv.first + val - 1) for val in shown]
+        meant = [inv.scale[val - 1] for val in shown]
+        lines = [(f"{n} = {m}" if v.labels == "digits" else f"- {n}: {m}") if m != n else n
+                 for n, m in zip(nums, meant, strict=True)]
+        options = nums
+    elif v.labels == "digits":
         lines = [f"{pos} = {inv.scale[val - 1]}" for pos, val in enumerate(shown, 1)]
         options = [str(pos) for pos in range(1, len(shown) + 1)]
     else:
@@ -88,6 +95,7 @@ class Response(Record):
     argmax: int
     entropy: float      # normalised to 0..1
     valid_mass: float   # probability the model puts on the options at all
+    persona: str = ""   # the respondent persona's id ("" when the model answers as itself)
 
 
 @dataclass
@@ -105,6 +113,12 @@ class TraitScore(Record):
     valid_mass: float
     interpretable: bool
     reason: str
+    alpha_low: float = math.nan   # Feldt's 95 % interval (pingouin)
+    alpha_high: float = math.nan
+    omega_low: float = math.nan   # percentile bootstrap over respondents
+    omega_high: float = math.nan
+    srmr: float = math.nan        # misfit of the one-factor model; omega is reported only where it fits
+    n_respondents: int = 0
 
 
 @dataclass
@@ -117,6 +131,7 @@ class Profile(Record):
     n_variants: int
     traits: dict[str, TraitScore]
     responses: list[Response] = field(default_factory=list)
+    personas: int = 0  # size of the respondent population (0: the variants alone are the respondents)
 
     @classmethod
     def from_dict(cls, d: dict) -> Profile:
@@ -126,33 +141,61 @@ class Profile(Record):
         return p
 
 
-def administer(gen, inv: Inventory, *, system: str | None = None, n_variants: int = 8,
-               progress: Callable[[int, int], None] | None = None, cancel=None, chunk: int = 30) -> list[Response]:
-    """Score every option of every item under every variant by log-likelihood.
+PERSONA_FRAME = "For this questionnaire, answer the way the person described here would answer. {text}"
 
-    Items go to the model in chunks that share the variant's prompt prefix (``score_many``); a chunk
-    is also the unit of progress and of Stop.
+
+def respondent_system(system: str | None, persona=None) -> str | None:
+    """The system message of one respondent: the configuration's own prompt, then the persona to answer as."""
+    parts = [system] if system else []
+    if persona is not None:
+        parts.append(PERSONA_FRAME.format(text=persona.text))
+    return "\n\n".join(parts) or None
+
+
+def administer(gen, inv: Inventory, *, system: str | None = None, personas=None, n_variants: int = 8,
+               progress: Callable[[int, int], None] | None = None, cancel=None, chunk: int = 30,
+               done=None, checkpoint: Callable[[list[Response]], None] | None = None) -> list[Response]:
+    """Score every option of every item under every variant (and persona) by log-likelihood.
+
+    A respondent is one persona under one prompt variant (Serapio-García et al. 2023); without
+    personas the variants alone are the respondents. Items go to the model in chunks that share the
+    respondent's prompt prefix (``score_many``); a chunk is also the unit of progress and of Stop.
+    ``done`` holds responses from an interrupted run: their respondents are kept, not rescored;
+    ``checkpoint`` gets every response so far after each persona, to save them for such a resume.
     """
     vs = variants(n_variants)
-    total, done, out = len(vs) * len(inv.items), 0, []
+    who = list(personas) if personas else [None]
+    wanted = {(q.id if q is not None else "", v.key) for q in who for v in vs}
+    out = [r for r in done or [] if (r.persona, r.variant) in wanted]  # only this run's respondents
+    finished = {(r.persona, r.variant) for r in out}
+    total = len(who) * len(vs) * len(inv.items)
+    count = len(out)
     k = len(inv.scale)
-    head = [{"role": "system", "content": system}] if system else []
-    for v in vs:
-        for start in range(0, len(inv.items), chunk):
-            if cancel is not None and cancel.is_set():
-                return out
-            items = inv.items[start:start + chunk]
-            prompts = [item_prompt(item, inv, v) for item in items]
-            options, shown = prompts[0][1], prompts[0][2]
-            rows = gen.score_many([head + [{"role": "user", "content": text}] for text, _, _ in prompts], options)
-            out.extend(_response(item, v, logp, shown, k) for item, logp in zip(items, rows, strict=True))
-            done += len(items)
-            if progress:
-                progress(done, total)
+    for persona in who:
+        pid = persona.id if persona is not None else ""
+        sys_msg = respondent_system(system, persona)
+        head = [{"role": "system", "content": sys_msg}] if sys_msg else []
+        for v in vs:
+            if (pid, v.key) in finished:
+                continue
+            for start in range(0, len(inv.items), chunk):
+                if cancel is not None and cancel.is_set():
+                    return out
+                items = inv.items[start:start + chunk]
+                prompts = [item_prompt(item, inv, v) for item in items]
+                options, shown = prompts[0][1], prompts[0][2]
+                rows = gen.score_many([head + [{"role": "user", "content": text}] for text, _, _ in prompts],
+                                      options)
+                out.extend(_response(item, v, logp, shown, k, pid) for item, logp in zip(items, rows, strict=True))
+                count += len(items)
+                if progress:
+                    progress(count, total)
+        if checkpoint:
+            checkpoint(out)
     return out
 
 
-def _response(item: Item, v: Variant, logp: list[float], shown: list[int], k: int) -> Response:
+def _response(item: Item, v: Variant, logp: list[float], shown: list[int], k: int, persona: str) -> Response:
     """Renormalise the options' likelihoods into a distribution over scale values 1..k."""
     top = max(logp)
     weights = [math.exp(x - top) for x in logp]
@@ -163,67 +206,65 @@ def _response(item: Item, v: Variant, logp: list[float], shown: list[int], k: in
     ent = -sum(p * math.log(p) for p in probs if p > 0) / math.log(k)
     return Response(item.id, item.trait, item.key, v.key, v.order, probs,
                     sum(p * val for p, val in zip(probs, range(1, k + 1), strict=True)),
-                    max(range(k), key=lambda i: probs[i]) + 1, ent, min(1.0, sum(math.exp(x) for x in logp)))
+                    max(range(k), key=lambda i: probs[i]) + 1, ent, min(1.0, sum(math.exp(x) for x in logp)),
+                    persona)
 
 
-def _omega(matrix) -> float:
-    """McDonald's omega from a one-factor model (scikit-learn FactorAnalysis on standardised items)."""
-    import numpy as np
-    from sklearn.decomposition import FactorAnalysis
-
-    x = np.asarray(matrix, dtype=float)
-    if x.shape[0] < 3:
-        return float("nan")
-    sd = x.std(axis=0, ddof=1)
-    if np.any(sd == 0):
-        return float("nan")
-    z = (x - x.mean(axis=0)) / sd
-    fa = FactorAnalysis(n_components=1, random_state=0).fit(z)
-    loadings = fa.components_[0]
-    s = loadings.sum() ** 2
-    return float(s / (s + fa.noise_variance_.sum()))
-
-
-def cronbach_alpha(matrix) -> float:
-    """Respondents (rows) x items (columns); pingouin's implementation."""
-    import pandas as pd
-    import pingouin as pg
-
-    df = pd.DataFrame(matrix)
-    if df.shape[0] < 2 or df.shape[1] < 2 or (df.var(ddof=1) == 0).all():
-        return float("nan")
-    return float(pg.cronbach_alpha(data=df)[0])
-
-
-def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed: int = 0) -> dict[str, TraitScore]:
-    """Reverse keys, trait means across variants with bootstrap CIs, reliability and the gate."""
+def keyed_frame(responses: list[Response], k: int):
+    """The responses as a table with the reverse-keyed score and the respondent (persona|variant) of each."""
     import numpy as np
     import pandas as pd
+
+    df = pd.DataFrame([r.to_dict() for r in responses])
+    if "persona" not in df:
+        df["persona"] = ""
+    df["keyed"] = np.where(df["key"] == 1, df["expected"], 1 + k - df["expected"])
+    df["respondent"] = df["persona"].fillna("") + "|" + df["variant"]
+    return df
+
+
+def trait_scores(responses: list[Response], k: int):
+    """Respondents x traits: each respondent's mean keyed score per trait (the unit MTMM and shifts pair on)."""
+    df = keyed_frame(responses, k)
+    return df.pivot_table(index="respondent", columns="trait", values="keyed", aggfunc="mean")
+
+
+def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed: int = 0,
+          omega_boot: int = 200) -> dict[str, TraitScore]:
+    """Reverse keys, trait means across respondents with bootstrap CIs, reliability with intervals, the gate."""
+    import numpy as np
     from scipy.stats import spearmanr
+
+    from workbench.reliability import alpha_interval, omega_interval
 
     if not responses:  # e.g. stopped before the first item
         return {}
     lo, hi = 1, len(inv.scale)
     mid = (lo + hi) / 2
-    df = pd.DataFrame([r.to_dict() for r in responses])
-    df["keyed"] = np.where(df["key"] == 1, df["expected"], lo + hi - df["expected"])
+    df = keyed_frame(responses, hi)
     rng = np.random.default_rng(seed)
     out = {}
     for trait in inv.traits:
         t = df[df["trait"] == trait]
         if t.empty:
             continue
-        wide = t.pivot_table(index="variant", columns="item", values="keyed")
+        wide = t.pivot_table(index="respondent", columns="item", values="keyed")
         per_variant = wide.mean(axis=1).to_numpy()
         ci = paired_bootstrap(per_variant, n_boot=n_boot, rng=rng)
-        alpha, omega = cronbach_alpha(wide.to_numpy()), _omega(wide.to_numpy())
-        fwd = t[t["order"] == "forward"].groupby("item")["expected"].mean()
-        rev = t[t["order"] == "reversed"].groupby("item")["expected"].mean()
+        alpha, a_lo, a_hi = alpha_interval(wide.to_numpy())
+        om = omega_interval(wide.to_numpy(), n_boot=omega_boot, seed=seed)
+        # Order agreement: with personas, do respondents keep their rank when the options are reversed
+        # (items of one trait may all sit at one level); without, do items keep theirs.
+        unit = "persona" if t["persona"].nunique() >= 3 else "item"
+        value = "keyed" if unit == "persona" else "expected"
+        fwd = t[t["order"] == "forward"].groupby(unit)[value].mean()
+        rev = t[t["order"] == "reversed"].groupby(unit)[value].mean()
         both = fwd.index.intersection(rev.index)
         agree = float("nan")
         if len(both) >= 3 and fwd[both].nunique() > 1 and rev[both].nunique() > 1:
             agree = float(spearmanr(fwd[both], rev[both]).statistic)
-        bias = abs(float(fwd.mean() - rev.mean())) if len(both) else float("nan")
+        f_raw, r_raw = (t[t["order"] == o]["expected"] for o in ("forward", "reversed"))
+        bias = abs(float(f_raw.mean() - r_raw.mean())) if len(both) else float("nan")
         acq = float(t["expected"].mean() - mid)  # raw agreement regardless of keying
         ent, mass = float(t["entropy"].mean()), float(t["valid_mass"].mean())
         reasons = []
@@ -233,8 +274,9 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
                            "use an instruction-tuned model or a persona that makes it answer with the options")
         if not alpha >= GATE["alpha"]:
             reasons.append(f"alpha {alpha:.2f} < {GATE['alpha']}" if alpha == alpha
-                           else "alpha undefined: one variant, and reliability needs several (8 recommended)"
-                           if len(per_variant) < 2 else "alpha undefined: answers do not vary across variants")
+                           else f"alpha undefined: {len(per_variant)} respondents, and reliability needs several "
+                           "(personas x variants)" if len(per_variant) < 3
+                           else "alpha undefined: answers do not vary across respondents")
         if not agree >= GATE["order_agreement"] and len(both):
             reasons.append("answers change with option order" + (f" (rho {agree:.2f})" if agree == agree else ""))
         if bias > GATE["position_bias"]:
@@ -246,48 +288,43 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
         out[trait] = TraitScore(
             mean=float(per_variant.mean()), sd=float(per_variant.std(ddof=1)) if len(per_variant) > 1 else 0.0,
             ci_low=ci["ci_low"], ci_high=ci["ci_high"],
-            alpha=alpha, omega=omega, order_agreement=agree, position_bias=bias, acquiescence=acq,
+            alpha=alpha, omega=om["omega"], order_agreement=agree, position_bias=bias, acquiescence=acq,
             entropy=ent, valid_mass=mass, interpretable=not reasons, reason="; ".join(reasons),
+            alpha_low=a_lo, alpha_high=a_hi, omega_low=om["low"], omega_high=om["high"], srmr=om["srmr"],
+            n_respondents=len(per_variant),
         )
     return out
 
 
-def profile(model: str | None = None, inventory: str = "bigfive", *, persona: str | None = None,
-            backend: str = "torch", n_variants: int = 8, progress=None, cancel=None) -> Profile:
-    """Administer an inventory to a model (optionally under a persona from the prompt library) and score it."""
+def profile(model=None, inventory="bigfive", *, persona: str | None = None, personas=None,
+            backend: str = "torch", n_variants: int = 8, progress=None, cancel=None, done=None,
+            checkpoint=None) -> Profile:
+    """Administer an inventory (a name, file, or :class:`Inventory`) to a model, optionally under a
+    system persona from the prompt library and across a respondent population (``personas``), and
+    score it. ``model`` may be a loaded generator, so several profiles share one load."""
     from workbench.corpora import load_prompts
     from workbench.inventories import load_inventory
     from workbench.models import get_generator
 
-    inv = load_inventory(inventory)
+    inv = inventory if isinstance(inventory, Inventory) else load_inventory(inventory)
     system = load_prompts()[persona].text if persona else None
-    gen = get_generator(model, backend)
-    responses = administer(gen, inv, system=system, n_variants=n_variants, progress=progress, cancel=cancel)
+    gen = model if hasattr(model, "score_many") else get_generator(model, backend)
+    responses = administer(gen, inv, system=system, personas=personas, n_variants=n_variants, progress=progress,
+                           cancel=cancel, done=done, checkpoint=checkpoint)
     return Profile(gen.name, gen.backend, persona or "", inv.name, inv.scale, n_variants, score(responses, inv),
-                   responses)
-
-
-def _finite(obj):
-    """JSON has no NaN: an undefined statistic is written as null."""
-    if isinstance(obj, float) and obj != obj:
-        return None
-    if isinstance(obj, dict):
-        return {k: _finite(v) for k, v in obj.items()}
-    if isinstance(obj, list):
-        return [_finite(v) for v in obj]
-    return obj
+                   responses, len(personas or ()))
 
 
 def save_profile(p: Profile, out_dir: str | Path | None = None) -> Path:
     """``out_dir/profile.json`` (traits, settings) and ``out_dir/responses.jsonl`` (every scored item);
     by default under exports/profiles/<model>-<persona>-<inventory>/."""
     from workbench import paths
-    from workbench.io import write_json, write_jsonl
+    from workbench.io import finite, write_json, write_jsonl
 
     out_dir = Path(out_dir) if out_dir else (
         paths.exports_dir() / "profiles" / f"{p.model}-{p.persona or 'none'}-{p.inventory}")
-    body = _finite({k: v for k, v in p.to_dict().items() if k != "responses"})
-    write_jsonl(out_dir / "responses.jsonl", [_finite(r.to_dict()) for r in p.responses])
+    body = finite({k: v for k, v in p.to_dict().items() if k != "responses"})
+    write_jsonl(out_dir / "responses.jsonl", [finite(r.to_dict()) for r in p.responses])
     return write_json(out_dir / "profile.json", body)
 
 
@@ -313,24 +350,17 @@ def load_profile(path: str | Path) -> Profile:
 
 
 def compare(a: Profile, b: Profile, *, n_boot: int = 2000, seed: int = 0) -> dict[str, dict]:
-    """Trait differences b − a with 95 % bootstrap intervals, resampling the variants both profiles share
-    (paired: the same prompt variant is one respondent in each)."""
+    """Trait differences b − a with 95 % bootstrap intervals, resampling the respondents both profiles
+    share (paired: the same persona under the same prompt variant is one respondent in each)."""
     import numpy as np
-    import pandas as pd
 
-    def per_variant(p: Profile) -> pd.DataFrame:
-        df = pd.DataFrame([r.to_dict() for r in p.responses])
-        hi_lo = 1 + len(p.scale)
-        df["keyed"] = np.where(df["key"] == 1, df["expected"], hi_lo - df["expected"])
-        return df.pivot_table(index="variant", columns="trait", values="keyed", aggfunc="mean")
-
-    va, vb = per_variant(a), per_variant(b)
+    va, vb = trait_scores(a.responses, len(a.scale)), trait_scores(b.responses, len(b.scale))
     shared = va.index.intersection(vb.index)
     if len(shared) < 2:
         from workbench.errors import WorkbenchError
 
-        raise WorkbenchError("The two profiles share fewer than two prompt variants, so they cannot be paired.",
-                             fix="run both with the same n_variants")
+        raise WorkbenchError("The two profiles share fewer than two respondents, so they cannot be paired.",
+                             fix="run both with the same n_variants and the same personas")
     rng = np.random.default_rng(seed)
     out = {}
     for trait in va.columns.intersection(vb.columns):

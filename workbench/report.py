@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import html
+import math
 import time
 from pathlib import Path
 
 from workbench.io import write_text
 
-__all__ = ["diff_html", "dimension_bars", "item_heatmap", "profile_radar", "reliability_panel", "Report",
-           "screen_confusion", "span_tree_html", "speed_chart", "trace_timeline"]
+__all__ = ["diff_html", "dimension_bars", "item_heatmap", "mtmm_heatmap", "profile_radar", "reliability_panel",
+           "Report", "screen_confusion", "shift_forest", "span_tree_html", "speed_chart", "trace_timeline"]
 
 _CSS = """
 body{font-family:system-ui,-apple-system,Segoe UI,sans-serif;max-width:980px;margin:2rem auto;padding:0 1rem;
@@ -74,11 +75,16 @@ class Report:
 _PALETTE = ["#2680c2", "#27ab83", "#cb6e17", "#9446ed", "#cf1124"]
 
 
-def profile_radar(profiles, reference: dict | None = None):
-    """One closed trace per profile with its 95 % band; a dagger marks a trait that failed the gate."""
+def profile_radar(profiles, reference: dict | None = None, norms: dict | None = None, labels=None):
+    """One closed trace per profile with its 95 % band; a dagger marks a trait that failed the gate.
+
+    ``reference`` is a reference profile (its directions drawn at 4 / midpoint / 2) or ``{trait: value}``;
+    ``norms`` an inventory's crowd norms, drawn as mean ± 1 SD; ``labels`` name the profiles' traces.
+    """
     import plotly.graph_objects as go
 
     fig = go.Figure()
+    scale_max = max(len(p.scale) for p in profiles) if profiles else 5
     for n, p in enumerate(profiles):
         traits = list(p.traits)
         theta = [t if p.traits[t].interpretable else f"{t} †" for t in traits]
@@ -90,16 +96,60 @@ def profile_radar(profiles, reference: dict | None = None):
         fig.add_scatterpolar(r=lo + lo[:1], theta=theta, fill="tonext", line=dict(width=0), opacity=0.25,
                              fillcolor=color, showlegend=False, hoverinfo="skip")
         means = [p.traits[t].mean for t in traits]
-        label = f"{p.model} · {p.persona or 'no persona'}"
+        label = labels[n] if labels else f"{p.model} · {p.persona or 'no persona'}"
         fig.add_scatterpolar(r=means + means[:1], theta=theta, name=label, line=dict(color=color, width=2),
                              mode="lines+markers")
+    if reference and "traits" in reference:  # a reference profile: directions, not numbers
+        at = {"high": scale_max - 1, "average": (1 + scale_max) / 2, "low": 2}
+        reference = {t: at[r["direction"]] for t, r in reference["traits"].items() if r.get("direction") in at}
     if reference:
-        traits = list(reference)
+        traits = [t for t in (profiles[0].traits if profiles else reference) if t in reference]
         fig.add_scatterpolar(r=[reference[t] for t in traits] + [reference[traits[0]]], theta=traits + traits[:1],
-                             name="reference", line=dict(color="#7b8794", dash="dot"))
-    scale_max = max(len(p.scale) for p in profiles) if profiles else 5
+                             name="reference direction", line=dict(color="#7b8794", dash="dot"))
+    for t, crowds in (norms or {}).items():
+        c = crowds[0]
+        fig.add_scatterpolar(r=[c["mean"] - c["sd"], c["mean"], c["mean"] + c["sd"]], theta=[t] * 3,
+                             mode="lines+markers", name=f"norm: {c['name']} (n {c['n']}) ±1 SD",
+                             line=dict(color="#9fb3c8", width=6), showlegend=t == next(iter(norms)))
+    band = "respondents" if any(getattr(p, "personas", 0) for p in profiles) else "variants"
     fig.update_layout(polar=dict(radialaxis=dict(range=[1, scale_max])), height=420, margin=dict(t=40, b=30),
-                      title="Trait profile (band: 95 % bootstrap over variants; † not interpretable)")
+                      title=f"Trait profile (band: 95 % bootstrap over {band}; † not interpretable)")
+    return fig
+
+
+def mtmm_heatmap(table: dict, title: str = "Multitrait-multimethod correlations"):
+    """The MTMM table of ``reliability.mtmm``: alpha on the diagonal, same trait across forms outlined."""
+    import plotly.graph_objects as go
+
+    labels, z = table["labels"], [row[:] for row in table["matrix"]]
+    for i, a in enumerate(table.get("alpha") or []):
+        z[i][i] = a
+    text = [[("" if v is None or v != v else f"{v:.2f}") for v in row] for row in z]
+    fig = go.Figure(go.Heatmap(z=z, x=labels, y=labels, zmin=-1, zmax=1, colorscale="RdBu", text=text,
+                               texttemplate="%{text}", colorbar=dict(title="r")))
+    for i, a in enumerate(labels):
+        for j, b in enumerate(labels):
+            if i != j and a.split(":", 1)[1] == b.split(":", 1)[1]:
+                fig.add_shape(type="rect", x0=j - 0.5, x1=j + 0.5, y0=i - 0.5, y1=i + 0.5, line=dict(width=2))
+    ok = sum(table["passes"].values())
+    fig.update_layout(title=f"{title} (n {table['n']}; diagonal α; outlined: convergent; {ok}/{len(table['passes'])}"
+                            " traits converge beyond every heterotrait r)", height=460, yaxis_autorange="reversed",
+                      margin=dict(l=10, r=10, t=60, b=10))
+    return fig
+
+
+def shift_forest(shift: dict, title: str = "Shift per trait"):
+    """Each trait's paired difference with its 95 % interval; zero dashed."""
+    import plotly.graph_objects as go
+
+    traits = list(shift)
+    fig = go.Figure(go.Scatter(
+        x=[shift[t]["mean"] for t in traits], y=traits, mode="markers",
+        error_x=dict(type="data", symmetric=False, array=[shift[t]["ci_high"] - shift[t]["mean"] for t in traits],
+                     arrayminus=[shift[t]["mean"] - shift[t]["ci_low"] for t in traits])))
+    fig.add_vline(x=0, line_dash="dash", line_color="#7b8794")
+    fig.update_layout(title=title, height=60 + 40 * len(traits), xaxis_title="difference (scale points)",
+                      margin=dict(l=10, r=10, t=50, b=30))
     return fig
 
 
@@ -123,7 +173,11 @@ def reliability_panel(p):
     traits = list(p.traits)
     fig = go.Figure()
     for stat, color in (("alpha", "#2680c2"), ("omega", "#27ab83"), ("order_agreement", "#cb6e17")):
-        fig.add_bar(name=stat, x=traits, y=[getattr(p.traits[t], stat) for t in traits], marker_color=color)
+        y = [getattr(p.traits[t], stat) for t in traits]
+        lo, hi = ([getattr(p.traits[t], f"{stat}_{end}", math.nan) for t in traits] for end in ("low", "high"))
+        err = dict(type="data", symmetric=False, array=[h - v for h, v in zip(hi, y, strict=True)],
+                   arrayminus=[v - m for m, v in zip(lo, y, strict=True)]) if stat != "order_agreement" else None
+        fig.add_bar(name=stat, x=traits, y=y, marker_color=color, error_y=err)
     fig.add_hline(y=0.70, line_dash="dash", annotation_text="α gate 0.70")
     fig.update_layout(barmode="group", height=320, yaxis=dict(range=[-1, 1]), title="Reliability per trait",
                       margin=dict(t=50, b=30))
@@ -137,8 +191,10 @@ def item_heatmap(p):
     lo_hi = 1 + len(p.scale)
     items = list(dict.fromkeys(r.item for r in p.responses))
     vs = list(dict.fromkeys(r.variant for r in p.responses))
-    cell = {(r.item, r.variant): (r.expected if r.key == 1 else lo_hi - r.expected) for r in p.responses}
-    z = [[cell.get((i, v)) for v in vs] for i in items]
+    cells: dict = {}
+    for r in p.responses:  # a population's personas are averaged within each variant
+        cells.setdefault((r.item, r.variant), []).append(r.expected if r.key == 1 else lo_hi - r.expected)
+    z = [[sum(c) / len(c) if (c := cells.get((i, v))) else None for v in vs] for i in items]
     fig = go.Figure(go.Heatmap(z=z, x=vs, y=items, colorscale="RdBu", zmin=1, zmax=len(p.scale),
                                colorbar=dict(title="keyed")))
     fig.update_layout(height=max(320, 12 * len(items)), title="Item × variant (keyed expected score)",

@@ -26,7 +26,8 @@ def test_second_run_overlays_and_compares():
     view.run.click()
     view.job.wait(timeout=300)
     radar = view.plots.children[0]
-    assert len([t for t in radar.data if t.name]) == 2  # both runs drawn
+    names = [t.name for t in radar.data if t.name]
+    assert len(names) == 3 and "reference direction" in names  # both runs and the reference drawn
     assert "Δ vs run 1 (no persona)" in view.table.value
 
 
@@ -36,3 +37,16 @@ def test_stop_saves_nothing():
     view.stop.click()
     assert view.job.wait(timeout=300) is None
     assert view.profile is None and "Stopped" in view.status.value
+
+
+def test_compare_overlays_configurations_with_shift_and_mtmm():
+    view = ProfileView(model="tiny-llama", n_variants=4, personas=0)
+    view.compare.value = "base,prompted"
+    view.run.click()
+    r = view.job.wait(timeout=600)
+    assert set(r["configs"]) == {"base", "prompted"} and view.saved.name == "comparison.json"
+    assert "shift prompted − base" in view.table.value and "4 variants" in view.table.value
+    radar, forest, *mtmm = view.plots.children
+    assert {"base", "prompted", "reference direction"} <= {t.name for t in radar.data if t.name}
+    assert len(forest.data[0].y) == 5 and len(mtmm) == 2 and "MTMM, base" in mtmm[0].layout.title.text
+    assert view.bar.value == view.bar.max == 2 * 4 * (60 + 30)

@@ -11,6 +11,7 @@ from tests.unit.test_models import _by_hand
 from workbench import psychometrics as P
 from workbench.cli import main
 from workbench.inventories import load_inventory
+from workbench.reliability import MAX_SRMR, omega_interval, one_factor
 
 INV = load_inventory("bigfive")
 
@@ -70,7 +71,12 @@ def test_omega_recovers_a_known_one_factor_structure():
     f = rng.normal(size=(4000, 1))
     x = f * loadings + rng.normal(size=(4000, 6)) * np.sqrt(1 - loadings**2)
     truth = loadings.sum() ** 2 / (loadings.sum() ** 2 + (1 - loadings**2).sum())
-    assert P._omega(x) == pytest.approx(truth, abs=0.02)
+    omega, srmr = one_factor(x)
+    assert omega == pytest.approx(truth, abs=0.02) and srmr < MAX_SRMR
+    g = rng.normal(size=(4000, 1))  # a second, independent factor behind half the items: one factor misfits
+    two = np.hstack([x[:, :3], g * 0.8 + rng.normal(size=(4000, 3)) * 0.6])
+    out = omega_interval(two)
+    assert out["srmr"] > MAX_SRMR and math.isnan(out["omega"]) and out["note"].startswith("omega not reported")
 
 
 class ScriptedRespondent:
@@ -179,4 +185,4 @@ def test_one_variant_says_why_reliability_is_undefined():
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no numpy degrees-of-freedom warnings either
         traits = P.score(P.administer(ScriptedRespondent("trait-holder", INV), INV, n_variants=1), INV)
-    assert all(t.alpha != t.alpha and "one variant" in t.reason and not t.interpretable for t in traits.values())
+    assert all(t.alpha != t.alpha and "1 respondents" in t.reason and not t.interpretable for t in traits.values())
