@@ -7,7 +7,7 @@ import html
 
 import ipywidgets as W
 
-from widgets.common import JobPanel, JobView, button, model_picker
+from widgets.common import JobPanel, JobView, button, model_picker, with_class
 from workbench.jobs import Job
 
 __all__ = ["ProfileView"]
@@ -30,9 +30,9 @@ class ProfileView(JobView, W.VBox):
         self.variants = W.IntSlider(value=n_variants, min=4, max=16, step=4, description="Variants")
         self.personas = W.IntSlider(value=personas, min=0, max=60, step=5, description="Personas",
                                     tooltip="respondents = personas x variants (0: the variants alone)")
-        self.compare = W.Dropdown(options=[("(one profile)", ""), ("base vs prompted", "base,prompted"),
-                                           ("base vs co-therapist", "base,cotherapist")], value="",
-                                  description="Compare")
+        self.compare = with_class(W.Dropdown(options=[("(one profile)", ""), ("base vs prompted", "base,prompted"),
+                                                      ("base vs co-therapist", "base,cotherapist")], value="",
+                                             description="Compare"), "wb-profile-compare")
         self.comparison = None
         self.run = button("Run profile", "primary", "wb-profile-run", icon="play")
         self.panel = JobPanel(self.run, "wb-profile", bar="Scored", progress="{done}/{total} item-variants scored{eta}")
