@@ -76,19 +76,40 @@ def _comparison_section(report, model, out: Path, log) -> None:
     report.text(f"Every response, trace and score: {run.out_dir}", cls="note")
 
 
-def _profile_section(report, model, log) -> None:
-    """Stage 4: the Big Five under the co-therapist persona, with its reliability gate."""
-    from workbench.psychometrics import profile
-    from workbench.report import profile_radar, reliability_panel
+DEMO_PERSONAS = 6  # x 4 variants = 24 respondents, both forms, two configurations: about 5 minutes here
 
-    log("[demo] psychometric profile (bigfive, 4 variants)…", file=sys.stderr)
-    p = profile(model, "bigfive", persona="cotherapist", n_variants=4)
-    report.heading("4 · Psychometric profile (Big Five, likelihood-scored, 4 prompt variants)")
-    flagged = [t for t, s in p.traits.items() if not s.interpretable]
-    report.text("Traits marked † failed the reliability gate and are not interpretable: "
-                + (", ".join(f"{t} ({p.traits[t].reason})" for t in flagged) or "none"), cls="note")
-    report.figure(profile_radar([p]))
-    report.figure(reliability_panel(p))
+
+def _profile_section(report, model, out: Path, log) -> None:
+    """Stage 4: the therapist shift on a persona population, two forms, reliability gate and MTMM."""
+    import html
+
+    from workbench.finetune import adapter_dir
+    from workbench.population import compare_configs, profiles_of
+    from workbench.report import mtmm_heatmap, profile_radar, reliability_panel, shift_forest
+
+    second = "cotherapist" if (adapter_dir("cotherapist") / "manifest.json").is_file() else "prompted"
+    log(f"[demo] psychometric profiles (base vs {second}, {DEMO_PERSONAS} personas x 4 variants, 2 forms)…",
+        file=sys.stderr)
+    r = compare_configs(["base", second], model=model, personas=DEMO_PERSONAS, n_variants=4,
+                        out_dir=out / "profiles")
+    report.heading(f"4 · Psychometric profile: base vs {second} on the same {DEMO_PERSONAS * 4} respondents")
+    if second == "prompted":
+        report.text("The co-therapist adapter is not trained, so the co-therapist here is the base model with "
+                    "its system prompt; `workbench finetune --name cotherapist`, then `make demo` again.", cls="note")
+    profiles = profiles_of(r)
+    for name, p in profiles.items():
+        flagged = [t for t, s in p.traits.items() if not s.interpretable]
+        report.text(f"{name}: traits marked † failed the reliability gate: "
+                    + (html.escape("; ".join(f"{t} ({p.traits[t].reason})" for t in flagged)) or "none"),
+                    cls="note")
+    from workbench.corpora import load_reference_profiles
+
+    ref = next(x for x in load_reference_profiles() if x["name"] == "therapist-consistent")
+    report.figure(profile_radar(list(profiles.values()), reference=ref, labels=list(profiles)))
+    report.figure(shift_forest(r["shift"], f"Shift {second} − base (paired over respondents)"))
+    report.figure(reliability_panel(profiles[second]))
+    for config, table in r["mtmm"].items():
+        report.figure(mtmm_heatmap(table, f"MTMM, {config}"))
 
 
 def _speed_figure(completions):
@@ -126,7 +147,7 @@ def run_demo(model: str | None = None, out: str | Path | None = None, log=print)
     report.figure(_speed_figure(completions))
     _agent_section(report, gen.name, out, log)
     _comparison_section(report, gen.name, out, log)
-    _profile_section(report, gen.name, log)
+    _profile_section(report, gen.name, out, log)
     report.text("Research software: outputs are not clinical advice. In an emergency call your local "
                 "emergency number.", cls="note")
     return report.write(out / "report.html")

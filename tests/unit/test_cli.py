@@ -32,5 +32,7 @@ def test_demo_writes_self_contained_report(tmp_path):
     assert len(traces) == 3 and "wb-span" in html and "Timeline" in html
     assert traces[2].span("screen_input").outputs["risk"] and "escalation resources placed first" in html
     assert "3 · Comparison: base vs rag" in html and "workbench finetune --name cotherapist" in html
-    assert "4 · Psychometric profile" in html and "scatterpolar" in html
+    assert "4 · Psychometric profile: base vs prompted" in html and "scatterpolar" in html
+    assert "MTMM, prompted" in html and "Shift prompted" in html
+    assert set(json.loads((tmp_path / "profiles" / "comparison.json").read_text())["configs"]) == {"base", "prompted"}
     assert (tmp_path / "comparison" / "summary.json").is_file()
