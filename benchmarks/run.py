@@ -127,7 +127,15 @@ def bench_profile() -> dict:
             parsed += any(re.search(rf"(?<!\w){re.escape(o)}(?!\w)", answer, re.I) for o in options)
         gen_s += time.perf_counter() - t0
     n = len(p.responses)
-    return {"profile_seconds": round(t_full + t_score, 1), "profile_item_variants": len(responses),
+    # The population goal (#18): 50 personas x 4 variants x 60 items under 3 minutes. Every respondent
+    # costs the same (its own prefix, the same items), so 5 personas are timed and the time is scaled by 10.
+    from workbench.inventories import load_personas
+
+    few = load_personas()[:5]
+    t_pop, pop = timed(lambda: profile(gen, inv, persona="cotherapist", personas=few, n_variants=4))
+    out = {"population_profile_s": round(t_pop * 50 / len(few), 1), "population_profile_timed_personas": len(few),
+           "population_item_prompts_per_s": round(len(pop.responses) / t_pop, 1)}
+    return {**out, "profile_seconds": round(t_full + t_score, 1), "profile_item_variants": len(responses),
             "profile_seconds_onnx": round(t_onnx, 1), "profile_seconds_per_960_onnx": round(t_onnx / n * 960, 1),
             "profile_speedup_vs_generate": round(gen_s / lik_s, 1),
             "generate_parse_valid_rate": round(parsed / (2 * len(items)), 2)}
