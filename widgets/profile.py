@@ -76,7 +76,8 @@ class ProfileView(JobView, W.VBox):
     def _show(self, p) -> None:
         import plotly.graph_objects as go
 
-        from workbench.psychometrics import against_reference, compare
+        from workbench.population import compare
+        from workbench.psychometrics import against_reference
         from workbench.report import item_heatmap, profile_radar, reliability_panel
 
         ref = against_reference(p, self.references[self.reference.value]) if self.reference.value else {}

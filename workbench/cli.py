@@ -99,10 +99,9 @@ def _profile_compare(args, progress) -> int:
     r = compare_configs(args.compare, model=args.model, forms=args.forms.split(","), personas=personas,
                         n_variants=args.variants, backend=args.backend, out_dir=out, progress=progress)
     print(file=sys.stderr)
-    for config, c in r["configs"].items():
-        for trait, t in c["traits"].items():
-            print(f"{config:<12} {trait:<18} {t['mean']:.2f} [{t['ci_low']:.2f}, {t['ci_high']:.2f}]  "
-                  f"alpha {t['alpha']:.2f}  {'ok' if t['interpretable'] else 'not interpretable'}")
+    for config, trait, t in ((c, n, t) for c, d in r["configs"].items() for n, t in d["traits"].items()):
+        print(f"{config:<12} {trait:<18} {t['mean']:.2f} [{t['ci_low']:.2f}, {t['ci_high']:.2f}]  alpha "
+              f"{t['alpha']:.2f}  {'ok' if t['interpretable'] else 'not interpretable'}")
     for trait, d in r.get("shift", {}).items():
         print(f"shift {trait:<18} {d['mean']:+.3f} [{d['ci_low']:+.3f}, {d['ci_high']:+.3f}]")
     print(out / "comparison.json")

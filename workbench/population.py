@@ -14,8 +14,10 @@ import math
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
+from workbench.psychometrics import Profile
+from workbench.stats import paired_bootstrap
 
-__all__ = ["CONFIGS", "FORMS", "compare_configs", "load_comparison", "persona_recovery", "profiles_of"]
+__all__ = ["CONFIGS", "FORMS", "compare", "compare_configs", "load_comparison", "persona_recovery", "profiles_of"]
 
 # name -> (needs the fine-tuned adapter, system persona from the prompt library)
 CONFIGS = {"base": (False, None), "prompted": (False, "cotherapist"), "cotherapist": (True, "cotherapist")}
@@ -51,7 +53,7 @@ def compare_configs(configs=("base", "cotherapist"), *, model=None, forms=FORMS,
     from workbench import io
     from workbench.inventories import load_inventory, load_personas
     from workbench.models import get_generator
-    from workbench.psychometrics import compare, load_profile, profile, save_profile, trait_scores
+    from workbench.psychometrics import load_profile, profile, save_profile, trait_scores
     from workbench.reliability import mtmm
 
     configs = list(configs.split(",") if isinstance(configs, str) else configs)
@@ -120,6 +122,30 @@ def compare_configs(configs=("base", "cotherapist"), *, model=None, forms=FORMS,
     if out_dir:
         io.write_json(out_dir / "comparison.json", io.finite(result))
     return result
+
+
+def compare(a: Profile, b: Profile, *, n_boot: int = 2000, seed: int = 0) -> dict[str, dict]:
+    """Trait differences b − a with 95 % bootstrap intervals, resampling the respondents both profiles
+    share (paired: the same persona under the same prompt variant is one respondent in each)."""
+    import numpy as np
+
+    from workbench.psychometrics import trait_scores
+
+    va, vb = trait_scores(a.responses, len(a.scale)), trait_scores(b.responses, len(b.scale))
+    shared = va.index.intersection(vb.index)
+    if len(shared) < 2:
+        from workbench.errors import WorkbenchError
+
+        raise WorkbenchError("The two profiles share fewer than two respondents, so they cannot be paired.",
+                             fix="run both with the same n_variants and the same personas")
+    rng = np.random.default_rng(seed)
+    out = {}
+    for trait in va.columns.intersection(vb.columns):
+        ci = paired_bootstrap(vb.loc[shared, trait].to_numpy(), va.loc[shared, trait].to_numpy(), n_boot=n_boot,
+                              rng=rng)
+        out[trait] = {"diff": ci["mean"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"],
+                      "interpretable": a.traits[trait].interpretable and b.traits[trait].interpretable}
+    return out
 
 
 def _model_of(config: str, model):

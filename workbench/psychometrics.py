@@ -9,16 +9,17 @@ from __future__ import annotations
 import itertools
 import json
 import math
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from workbench.corpora import Inventory, Item
 from workbench.io import Record
-from workbench.reliability import cronbach_alpha
+from workbench.reliability import cronbach_alpha, keying_agreement, persona_share
 from workbench.stats import paired_bootstrap
 
-__all__ = ["GATE", "LABELS", "ORDERS", "SCALE_INTROS", "STEMS", "administer", "against_reference", "compare",
+__all__ = ["GATE", "LABELS", "ORDERS", "SCALE_INTROS", "STEMS", "administer", "against_reference",
            "cronbach_alpha", "item_prompt", "load_profile", "profile", "Profile", "Response", "save_profile", "score",
            "TraitScore", "Variant", "variants"]
 
@@ -33,8 +34,10 @@ LABELS = ("digits", "words")
 # The gate: below or beyond these, a trait score says more about the format than the model.
 # valid_mass: a model guessing over a 32k-49k vocabulary puts about 5/vocab (~1e-4) on five one-token options
 # (tiny-llama: 4.6e-5), so below 1e-3 its "answers" are renormalised noise and every trait lands near the midpoint.
+# persona_share: in a population, at least half the spread of respondents' trait scores must come from who
+# they are (the persona), not from how the question was put (the prompt variant); a project design choice.
 GATE = {"alpha": 0.70, "order_agreement": 0.30, "position_bias": 1.0, "entropy": 0.95, "acquiescence": 1.0,
-        "valid_mass": 1e-3}
+        "valid_mass": 1e-3, "persona_share": 0.5}
 
 
 @dataclass(frozen=True)
@@ -119,6 +122,7 @@ class TraitScore(Record):
     omega_high: float = math.nan
     srmr: float = math.nan        # misfit of the one-factor model; omega is reported only where it fits
     n_respondents: int = 0
+    persona_share: float = math.nan  # share of the respondents' trait-score spread due to personas, not variants
 
 
 @dataclass
@@ -166,8 +170,9 @@ def administer(gen, inv: Inventory, *, system: str | None = None, personas=None,
     vs = variants(n_variants)
     who = list(personas) if personas else [None]
     wanted = {(q.id if q is not None else "", v.key) for q in who for v in vs}
-    out = [r for r in done or [] if (r.persona, r.variant) in wanted]  # only this run's respondents
-    finished = {(r.persona, r.variant) for r in out}
+    answered = Counter((r.persona, r.variant) for r in done or [])
+    finished = {w for w in wanted if answered[w] == len(inv.items)}  # a respondent stopped part-way starts again
+    out = [r for r in done or [] if (r.persona, r.variant) in finished]
     total = len(who) * len(vs) * len(inv.items)
     count = len(out)
     k = len(inv.scale)
@@ -208,6 +213,15 @@ def _response(item: Item, v: Variant, logp: list[float], shown: list[int], k: in
                     sum(p * val for p, val in zip(probs, range(1, k + 1), strict=True)),
                     max(range(k), key=lambda i: probs[i]) + 1, ent, min(1.0, sum(math.exp(x) for x in logp)),
                     persona)
+
+
+def _acquiescence_note(wide, t) -> str:
+    """Say so when respondents differ in how much they agree rather than in the trait (alpha below 0)."""
+    same, cross = keying_agreement(wide, t.groupby("item")["key"].first().reindex(wide.columns).to_numpy())
+    if same > 0 > cross:
+        return (f" (items keyed alike agree, mean r {same:+.2f}, items keyed oppositely disagree, {cross:+.2f}: "
+                "respondents differ in how much they agree with anything)")
+    return ""
 
 
 def keyed_frame(responses: list[Response], k: int):
@@ -267,13 +281,14 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
         bias = abs(float(f_raw.mean() - r_raw.mean())) if len(both) else float("nan")
         acq = float(t["expected"].mean() - mid)  # raw agreement regardless of keying
         ent, mass = float(t["entropy"].mean()), float(t["valid_mass"].mean())
+        share = persona_share(t)
         reasons = []
         if not mass >= GATE["valid_mass"]:  # first: it explains the rest (a midpoint score, undefined alpha)
             reasons.append(f"the model puts almost no probability on the answer options (mean {mass:.1e} < "
                            f"{GATE['valid_mass']:g}), so its scores sit near the scale midpoint whatever it is; "
                            "use an instruction-tuned model or a persona that makes it answer with the options")
         if not alpha >= GATE["alpha"]:
-            reasons.append(f"alpha {alpha:.2f} < {GATE['alpha']}" if alpha == alpha
+            reasons.append(f"alpha {alpha:.2f} < {GATE['alpha']}{_acquiescence_note(wide, t)}" if alpha == alpha
                            else f"alpha undefined: {len(per_variant)} respondents, and reliability needs several "
                            "(personas x variants)" if len(per_variant) < 3
                            else "alpha undefined: answers do not vary across respondents")
@@ -281,6 +296,9 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
             reasons.append("answers change with option order" + (f" (rho {agree:.2f})" if agree == agree else ""))
         if bias > GATE["position_bias"]:
             reasons.append(f"position bias: forward and reversed means differ by {bias:.2f}")
+        if share < GATE["persona_share"]:
+            reasons.append(f"the personas explain {share:.0%} of the spread between respondents (the prompt "
+                           f"variants the rest): the scores follow the format, not the person")
         if ent > GATE["entropy"]:
             reasons.append(f"near-uniform option probabilities (entropy {ent:.2f})")
         if abs(acq) > GATE["acquiescence"]:
@@ -291,7 +309,7 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
             alpha=alpha, omega=om["omega"], order_agreement=agree, position_bias=bias, acquiescence=acq,
             entropy=ent, valid_mass=mass, interpretable=not reasons, reason="; ".join(reasons),
             alpha_low=a_lo, alpha_high=a_hi, omega_low=om["low"], omega_high=om["high"], srmr=om["srmr"],
-            n_respondents=len(per_variant),
+            n_respondents=len(per_variant), persona_share=share,
         )
     return out
 
@@ -347,28 +365,6 @@ def load_profile(path: str | Path) -> Profile:
     data = json.loads(body.read_text(encoding="utf-8"))
     data["responses"] = read_jsonl(folder / "responses.jsonl", Response, missing_ok=True)
     return Profile.from_dict(data)
-
-
-def compare(a: Profile, b: Profile, *, n_boot: int = 2000, seed: int = 0) -> dict[str, dict]:
-    """Trait differences b − a with 95 % bootstrap intervals, resampling the respondents both profiles
-    share (paired: the same persona under the same prompt variant is one respondent in each)."""
-    import numpy as np
-
-    va, vb = trait_scores(a.responses, len(a.scale)), trait_scores(b.responses, len(b.scale))
-    shared = va.index.intersection(vb.index)
-    if len(shared) < 2:
-        from workbench.errors import WorkbenchError
-
-        raise WorkbenchError("The two profiles share fewer than two respondents, so they cannot be paired.",
-                             fix="run both with the same n_variants and the same personas")
-    rng = np.random.default_rng(seed)
-    out = {}
-    for trait in va.columns.intersection(vb.columns):
-        ci = paired_bootstrap(vb.loc[shared, trait].to_numpy(), va.loc[shared, trait].to_numpy(), n_boot=n_boot,
-                              rng=rng)
-        out[trait] = {"diff": ci["mean"], "ci_low": ci["ci_low"], "ci_high": ci["ci_high"],
-                      "interpretable": a.traits[trait].interpretable and b.traits[trait].interpretable}
-    return out
 
 
 def against_reference(p: Profile, reference: dict) -> dict[str, dict]:

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["MAX_SRMR", "alpha_interval", "cronbach_alpha", "mtmm", "omega_interval", "one_factor"]
+__all__ = ["MAX_SRMR", "alpha_interval", "cronbach_alpha", "keying_agreement", "mtmm", "omega_interval", "one_factor",
+           "persona_share"]
 
 # Hu & Bentler (1999): a standardised root mean square residual up to 0.08 is a good fit.
 MAX_SRMR = 0.08
@@ -121,3 +122,27 @@ def mtmm(scores: dict, reliability: dict | None = None) -> dict:
             "matrix": [[float(v) for v in row] for row in r],
             "alpha": [rel.get(f, {}).get(t, math.nan) for f in forms for t in traits],
             "convergent": convergent, "discriminant": discriminant, "passes": passes}
+
+
+def persona_share(frame) -> float:
+    """Of the spread of respondents' keyed scores (``frame``: persona, variant, keyed), the share due to the
+    personas: between-persona variance over it plus between-variant variance (nan without a population)."""
+    if frame["persona"].nunique() < 3 or frame["variant"].nunique() < 2:
+        return math.nan
+    vp = frame.groupby("persona")["keyed"].mean().var()
+    vv = frame.groupby("variant")["keyed"].mean().var()
+    return float(vp / (vp + vv)) if vp + vv > 0 else math.nan
+
+
+def keying_agreement(wide, keys) -> tuple[float, float]:
+    """Mean inter-item correlation (respondents x keyed items) for pairs keyed alike and pairs keyed
+    oppositely; alike > 0 > oppositely is acquiescence, which drives alpha below zero."""
+    import numpy as np
+
+    keys = np.asarray(keys)
+    r = np.asarray(wide.corr() if hasattr(wide, "corr") else np.corrcoef(wide, rowvar=False))
+    low = np.tril_indices(len(keys), -1)
+    alike = keys[low[0]] == keys[low[1]]
+    same, cross = r[low][alike], r[low][~alike]
+    mean = lambda x: float(np.nanmean(x)) if len(x) and not np.all(np.isnan(x)) else math.nan  # noqa: E731
+    return mean(same), mean(cross)

@@ -11,6 +11,7 @@ from tests.unit.test_models import _by_hand
 from workbench import psychometrics as P
 from workbench.cli import main
 from workbench.inventories import load_inventory
+from workbench.population import compare
 from workbench.reliability import MAX_SRMR, omega_interval, one_factor
 
 INV = load_inventory("bigfive")
@@ -155,7 +156,7 @@ def test_saved_profile_loads_back(tmp_path):
     assert back.traits["openness"] == p.traits["openness"]
     assert math.isnan(back.traits["extraversion"].omega)
     assert back.responses == p.responses
-    assert P.compare(back, p)["openness"]["diff"] == 0.0
+    assert compare(back, p)["openness"]["diff"] == 0.0
 
 
 def test_compare_is_paired_over_variants():
@@ -164,7 +165,7 @@ def test_compare_is_paired_over_variants():
     for r in b.responses:  # the same respondent, one scale point more agreeable on every item
         if r.trait == "agreeableness":
             r.expected += 1 if r.key == 1 else -1
-    d = P.compare(a, b)
+    d = compare(a, b)
     assert d["agreeableness"]["diff"] == pytest.approx(1.0) and d["agreeableness"]["ci_low"] == pytest.approx(1.0)
     assert d["openness"]["diff"] == 0 and d["openness"]["ci_low"] == d["openness"]["ci_high"] == 0
 
