@@ -53,7 +53,7 @@ def compare_configs(configs=("base", "cotherapist"), *, model=None, forms=FORMS,
     from workbench import io
     from workbench.inventories import load_inventory, load_personas
     from workbench.models import get_generator
-    from workbench.psychometrics import load_profile, profile, save_profile, trait_scores
+    from workbench.psychometrics import load_profile, profile, save_profile, score, trait_scores
     from workbench.reliability import mtmm
 
     configs = list(configs.split(",") if isinstance(configs, str) else configs)
@@ -82,6 +82,7 @@ def compare_configs(configs=("base", "cotherapist"), *, model=None, forms=FORMS,
             folder = out_dir / config / inv.name if out_dir else None
             saved = load_profile(folder) if folder and (folder / "profile.json").is_file() else None
             if saved and (saved.model, saved.personas, saved.n_variants) == (gen.name, len(population), n_variants):
+                saved.traits = score(saved.responses, inv)  # scored by this version, whatever wrote it
                 profiles[inv.name] = saved
             else:
                 done = _partial(folder)
