@@ -19,7 +19,7 @@ from workbench import paths
 from workbench.behaviours.coded import load_mi_jsonl, mi_files
 from workbench.corpus_readers import reported
 from workbench.errors import Problem, Problems
-from workbench.inventories import load_inventories
+from workbench.inventories import load_inventories, load_personas
 from workbench.safety_corpus import load_screening
 
 __all__ = ["CARD_WORDS", "MIN_COUNTS", "NEAR_DUPLICATE", "CheckReport", "check_all"]
@@ -88,6 +88,8 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
                 pr.add(f"inventories/{inv.name}", None, f"trait {trait} keys unbalanced ({dict(keys)})",
                        "balance positive and reverse-keyed items")
         rep.counts[f"inventory {inv.name} items"] = len(inv.items)
+    personas = _guard(pr, load_personas, root / "inventories" / "personas.yaml", pr) or []
+    rep.counts["personas"] = len(personas)
     ref_path = root / "inventories" / "reference_profiles.yaml"
     profiles = _guard(pr, C.load_reference_profiles, ref_path) or []
     for p in profiles:

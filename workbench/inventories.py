@@ -227,11 +227,12 @@ def _norm(crowd: dict, lo: int, n_items: int) -> dict:
             "sd": float(crowd.get("crowd_sample_sd", 0.0)) / n_items, "n": int(crowd.get("crowd_sample_num", 0))}
 
 
-def load_personas(path: str | Path | None = None) -> list[Persona]:
-    """The respondent population (``corpora/inventories/personas.yaml`` by default), checked on load."""
+def load_personas(path: str | Path | None = None, problems: Problems | None = None) -> list[Persona]:
+    """The respondent population (``corpora/inventories/personas.yaml`` by default), checked on load;
+    with a collecting ``problems`` every bad persona is reported and the others kept."""
     path = Path(path) if path else paths.corpora_dir() / "inventories" / "personas.yaml"
     data = mapping(read_yaml, path, "see corpora/inventories/README.md")
-    problems, out, seen = Problems(), [], set()
+    problems, out, seen = problems or Problems(), [], set()
     for p in data.get("personas") or []:
         if not require(p, ("id", "text"), path, line_of(p), problems):
             continue

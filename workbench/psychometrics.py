@@ -16,7 +16,7 @@ from pathlib import Path
 
 from workbench.corpora import Inventory, Item
 from workbench.io import Record
-from workbench.reliability import cronbach_alpha, keying_agreement, persona_share
+from workbench.reliability import alpha_interval, cronbach_alpha, keying_agreement, omega_interval, persona_share
 from workbench.stats import paired_bootstrap
 
 __all__ = ["GATE", "LABELS", "ORDERS", "SCALE_INTROS", "STEMS", "administer", "against_reference",
@@ -249,8 +249,6 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
     import numpy as np
     from scipy.stats import spearmanr
 
-    from workbench.reliability import alpha_interval, omega_interval
-
     if not responses:  # e.g. stopped before the first item
         return {}
     lo, hi = 1, len(inv.scale)
@@ -263,8 +261,8 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
         if t.empty:
             continue
         wide = t.pivot_table(index="respondent", columns="item", values="keyed")
-        per_variant = wide.mean(axis=1).to_numpy()
-        ci = paired_bootstrap(per_variant, n_boot=n_boot, rng=rng)
+        per_respondent = wide.mean(axis=1).to_numpy()
+        ci = paired_bootstrap(per_respondent, n_boot=n_boot, rng=rng)
         alpha, a_lo, a_hi = alpha_interval(wide.to_numpy())
         om = omega_interval(wide.to_numpy(), n_boot=omega_boot, seed=seed)
         # Order agreement: with personas, do respondents keep their rank when the options are reversed
@@ -289,8 +287,8 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
                            "use an instruction-tuned model or a persona that makes it answer with the options")
         if not alpha >= GATE["alpha"]:
             reasons.append(f"alpha {alpha:.2f} < {GATE['alpha']}{_acquiescence_note(wide, t)}" if alpha == alpha
-                           else f"alpha undefined: {len(per_variant)} respondents, and reliability needs several "
-                           "(personas x variants)" if len(per_variant) < 3
+                           else f"alpha undefined: {len(per_respondent)} respondents, and reliability needs several "
+                           "(personas x variants)" if len(per_respondent) < 3
                            else "alpha undefined: answers do not vary across respondents")
         if not agree >= GATE["order_agreement"] and len(both):
             reasons.append("answers change with option order" + (f" (rho {agree:.2f})" if agree == agree else ""))
@@ -304,12 +302,12 @@ def score(responses: list[Response], inv: Inventory, *, n_boot: int = 2000, seed
         if abs(acq) > GATE["acquiescence"]:
             reasons.append(f"acquiescence {acq:+.2f}: agrees or disagrees whatever the keying")
         out[trait] = TraitScore(
-            mean=float(per_variant.mean()), sd=float(per_variant.std(ddof=1)) if len(per_variant) > 1 else 0.0,
+            mean=float(per_respondent.mean()), sd=float(per_respondent.std(ddof=1)) if len(per_respondent) > 1 else 0.0,
             ci_low=ci["ci_low"], ci_high=ci["ci_high"],
             alpha=alpha, omega=om["omega"], order_agreement=agree, position_bias=bias, acquiescence=acq,
             entropy=ent, valid_mass=mass, interpretable=not reasons, reason="; ".join(reasons),
             alpha_low=a_lo, alpha_high=a_hi, omega_low=om["low"], omega_high=om["high"], srmr=om["srmr"],
-            n_respondents=len(per_variant), persona_share=share,
+            n_respondents=len(per_respondent), persona_share=share,
         )
     return out
 

@@ -5,6 +5,7 @@ with a named questionnaire, and the comparison on the tiny model."""
 import json
 import math
 import random
+from collections import Counter
 
 import numpy as np
 import pandas as pd
@@ -117,6 +118,23 @@ def test_mtmm_against_a_hand_made_example():
     assert table["discriminant"]["x"] == pytest.approx(max(others_x))
     # x: its forms agree (0.89) beyond any heterotrait r (max 0.54); y: its forms disagree (-0.77)
     assert table["passes"] == {"x": True, "y": False}
+
+
+def test_personas_load_checked_with_the_line_at_fault(tmp_path):
+    from workbench.corpus_check import check_all
+    from workbench.errors import CorpusError
+    from workbench.inventories import load_personas
+
+    shipped = load_personas()
+    assert len(shipped) == 60 and len({p.id for p in shipped}) == 60
+    for trait in FORM_A.traits:  # 20 low, 20 average, 20 high per trait, as the README says
+        assert sorted(Counter(p.levels[trait] for p in shipped).values()) == [20, 20, 20]
+    bad = tmp_path / "personas.yaml"
+    bad.write_text("personas:\n  - id: X1\n    text: A farmer.\n    levels: {openness: very}\n")
+    with pytest.raises(CorpusError) as e:
+        load_personas(bad)
+    assert e.value.where.endswith(":2") and "low, average or high" in e.value.fix
+    assert check_all().counts["personas"] == 60
 
 
 QUESTIONNAIRES = [
