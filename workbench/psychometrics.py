@@ -116,7 +116,7 @@ class TraitScore(Record):
     valid_mass: float
     interpretable: bool
     reason: str
-    alpha_low: float = math.nan   # Feldt's 95 % interval (pingouin)
+    alpha_low: float = math.nan   # 95 % percentile bootstrap over respondents
     alpha_high: float = math.nan
     omega_low: float = math.nan   # percentile bootstrap over respondents
     omega_high: float = math.nan

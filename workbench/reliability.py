@@ -1,6 +1,7 @@
-"""Reliability and validity of a questionnaire over a respondent population: Cronbach's alpha with
-Feldt's interval, McDonald's omega where a one-factor model fits, and the multitrait-multimethod
-table (Campbell & Fiske 1959) that tells convergent from discriminant validity across two forms.
+"""Reliability and validity of a questionnaire over a respondent population: Cronbach's alpha, McDonald's
+omega where a one-factor model fits (both with bootstrap intervals over respondents), and the
+multitrait-multimethod table (Campbell & Fiske 1959) that tells convergent from discriminant validity
+across two forms.
 
 Every function takes plain respondents x items (or respondents x traits) tables, so a hand-made
 example can check it before any model is blamed.
@@ -22,8 +23,10 @@ def cronbach_alpha(matrix) -> float:
     return alpha_interval(matrix)[0]
 
 
-def alpha_interval(matrix, level: float = 0.95) -> tuple[float, float, float]:
-    """Alpha and its Feldt interval (pingouin); nans when there are too few respondents or no variance."""
+def alpha_interval(matrix, level: float = 0.95, *, n_boot: int = 1000, seed: int = 0) -> tuple[float, float, float]:
+    """Alpha (pingouin) and its percentile bootstrap interval over respondents (rows), the same kind of
+    interval omega and the trait means get; nans when there are too few respondents or no variance."""
+    import numpy as np
     import pandas as pd
     import pingouin as pg
 
@@ -31,10 +34,19 @@ def alpha_interval(matrix, level: float = 0.95) -> tuple[float, float, float]:
     nan = (math.nan, math.nan, math.nan)
     if df.shape[0] < 3 or df.shape[1] < 2 or (df.var(ddof=1) == 0).all():
         return nan
-    a, ci = pg.cronbach_alpha(data=df, ci=level)
+    a = float(pg.cronbach_alpha(data=df)[0])
     if not math.isfinite(a):
         return nan
-    return float(a), float(ci[0]), float(ci[1])
+    x = df.to_numpy(dtype=float)
+    n, k = x.shape
+    boot = x[np.random.default_rng(seed).integers(0, n, size=(n_boot, n))]  # n_boot x n x k
+    total = boot.sum(axis=2).var(axis=1, ddof=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        alphas = k / (k - 1) * (1 - boot.var(axis=1, ddof=1).sum(axis=1) / total)
+    alphas = alphas[np.isfinite(alphas)]
+    tail = (1 - level) * 50
+    lo, hi = np.percentile(alphas, [tail, 100 - tail]) if alphas.size else (math.nan, math.nan)
+    return a, float(lo), float(hi)
 
 
 def one_factor(matrix) -> tuple[float, float]:
