@@ -74,7 +74,7 @@ def compare_configs(configs=("base", "cotherapist"), *, model=None, forms=FORMS,
 
     result = {"personas": len(population), "n_variants": n_variants, "forms": [i.name for i in invs],
               "backend": backend, "configs": {}, "mtmm": {}}
-    first = {}
+    runs = {}  # config -> {form: Profile}
     for config in configs:
         gen = get_generator(_model_of(config, model), backend)
         profiles = {}
@@ -86,6 +86,7 @@ def compare_configs(configs=("base", "cotherapist"), *, model=None, forms=FORMS,
                 profiles[inv.name] = saved
             else:
                 done = _partial(folder)
+
                 def keep(responses, folder=folder):
                     if folder:
                         io.write_jsonl(folder / "partial.jsonl", [io.finite(r.to_dict()) for r in responses])
@@ -112,10 +113,10 @@ def compare_configs(configs=("base", "cotherapist"), *, model=None, forms=FORMS,
             "forms": {f: {t: s.to_dict() for t, s in q.traits.items()} for f, q in profiles.items()},
             "persona_recovery": persona_recovery(main, population),
         }
-        first.setdefault("profiles", profiles)
-        last = profiles
+        runs[config] = profiles
     if len(configs) > 1:
-        shifts = {f: compare(first["profiles"][f], last[f]) for f in last}
+        first, last = runs[configs[0]], runs[configs[-1]]
+        shifts = {f: compare(first[f], last[f]) for f in last}
         result["shift"] = {t: {"mean": d["diff"], "ci_low": d["ci_low"], "ci_high": d["ci_high"],
                                "interpretable": d["interpretable"]} for t, d in shifts[invs[0].name].items()}
         result["shift_forms"] = shifts
