@@ -84,6 +84,7 @@ def compare_configs(configs=("base", "cotherapist"), *, model=None, forms=FORMS,
             if saved and (saved.model, saved.personas, saved.n_variants) == (gen.name, len(population), n_variants):
                 saved.traits = score(saved.responses, inv)  # scored by this version, whatever wrote it
                 profiles[inv.name] = saved
+                tick(respondents * len(inv.items), total)  # a reloaded part counts as done on the bar
             else:
                 done = _partial(folder)
 

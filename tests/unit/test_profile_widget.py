@@ -50,3 +50,5 @@ def test_compare_overlays_configurations_with_shift_and_mtmm():
     assert {"base", "prompted", "reference direction"} <= {t.name for t in radar.data if t.name}
     assert len(forest.data[0].y) == 5 and len(mtmm) == 2 and "MTMM, base" in mtmm[0].layout.title.text
     assert view.bar.value == view.bar.max == 2 * 4 * (60 + 30)
+    view.run.click()  # the same comparison again is reloaded from what was saved, and the bar still fills
+    assert view.job.wait(timeout=600)["shift"] == r["shift"] and view.bar.value == view.bar.max
