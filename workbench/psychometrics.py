@@ -157,7 +157,7 @@ def respondent_system(system: str | None, persona=None) -> str | None:
 
 
 def administer(gen, inv: Inventory, *, system: str | None = None, personas=None, n_variants: int = 8,
-               progress: Callable[[int, int], None] | None = None, cancel=None, chunk: int = 30,
+               progress: Callable[[int, int], None] | None = None, cancel=None, chunk: int = 60,
                done=None, checkpoint: Callable[[list[Response]], None] | None = None) -> list[Response]:
     """Score every option of every item under every variant (and persona) by log-likelihood.
 
