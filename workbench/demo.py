@@ -76,7 +76,7 @@ def _comparison_section(report, model, out: Path, log) -> None:
     report.text(f"Every response, trace and score: {run.out_dir}", cls="note")
 
 
-DEMO_PERSONAS = 6  # x 4 variants = 24 respondents, both forms, two configurations: about 5 minutes here
+DEMO_PERSONAS = 6  # x 4 variants = 24 respondents, both forms, two configurations: about 9 minutes here
 
 
 def _profile_section(report, model, out: Path, log) -> None:

@@ -85,9 +85,12 @@ def profile_radar(profiles, reference: dict | None = None, norms: dict | None = 
 
     fig = go.Figure()
     scale_max = max(len(p.scale) for p in profiles) if profiles else 5
+    # One angular label per trait for every trace (profiles, reference, norms): a dagger if any profile failed it.
+    failed = {t for p in profiles for t, s in p.traits.items() if not s.interpretable}
+    axis = {t: f"{t} †" if t in failed else t for p in profiles for t in p.traits}
     for n, p in enumerate(profiles):
         traits = list(p.traits)
-        theta = [t if p.traits[t].interpretable else f"{t} †" for t in traits]
+        theta = [axis[t] for t in traits]
         theta = theta + theta[:1]
         color = _PALETTE[n % len(_PALETTE)]
         hi = [p.traits[t].ci_high for t in traits]
@@ -104,11 +107,12 @@ def profile_radar(profiles, reference: dict | None = None, norms: dict | None = 
         reference = {t: at[r["direction"]] for t, r in reference["traits"].items() if r.get("direction") in at}
     if reference:
         traits = [t for t in (profiles[0].traits if profiles else reference) if t in reference]
-        fig.add_scatterpolar(r=[reference[t] for t in traits] + [reference[traits[0]]], theta=traits + traits[:1],
+        theta = [axis.get(t, t) for t in traits]
+        fig.add_scatterpolar(r=[reference[t] for t in traits] + [reference[traits[0]]], theta=theta + theta[:1],
                              name="reference direction", line=dict(color="#7b8794", dash="dot"))
     for t, crowds in (norms or {}).items():
         c = crowds[0]
-        fig.add_scatterpolar(r=[c["mean"] - c["sd"], c["mean"], c["mean"] + c["sd"]], theta=[t] * 3,
+        fig.add_scatterpolar(r=[c["mean"] - c["sd"], c["mean"], c["mean"] + c["sd"]], theta=[axis.get(t, t)] * 3,
                              mode="lines+markers", name=f"norm: {c['name']} (n {c['n']}) ±1 SD",
                              line=dict(color="#9fb3c8", width=6), showlegend=t == next(iter(norms)))
     band = "respondents" if any(getattr(p, "personas", 0) for p in profiles) else "variants"

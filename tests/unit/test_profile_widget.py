@@ -48,6 +48,7 @@ def test_compare_overlays_configurations_with_shift_and_mtmm():
     assert "shift prompted − base" in view.table.value and "4 variants" in view.table.value
     radar, forest, *mtmm = view.plots.children
     assert {"base", "prompted", "reference direction"} <= {t.name for t in radar.data if t.name}
+    assert len({th for t in radar.data for th in t.theta}) == 5  # profiles and reference on the same five axes
     assert len(forest.data[0].y) == 5 and len(mtmm) == 2 and "MTMM, base" in mtmm[0].layout.title.text
     assert view.bar.value == view.bar.max == 2 * 4 * (60 + 30)
     view.run.click()  # the same comparison again is reloaded from what was saved, and the bar still fills
