@@ -55,13 +55,13 @@ class ProfileView(JobView, W.VBox):
         return self.panel.run(self._work, "profile", f"Loading {self.model.value}…")
 
     def _work(self, job: Job):
-        from workbench.inventories import load_personas
+        from workbench.population import first_personas
         from workbench.psychometrics import profile, save_profile
 
         if self.compare.value:
             return self._run_comparison(job)
         p = profile(self.model.value, self.inventory.value, persona=self.persona.value or None,
-                    personas=load_personas()[:self.personas.value] if self.personas.value else None,
+                    personas=first_personas(self.personas.value) if self.personas.value else None,
                     n_variants=self.variants.value, progress=lambda d, t: job.progress(d, t), cancel=job.cancelled)
         if job.cancelled.is_set():
             self.panel.say("Stopped; nothing saved.", "warn")

@@ -137,11 +137,9 @@ def _profile(args) -> int:
         from workbench.finetune import merged_model
 
         model = merged_model(args.adapter)
-    personas = None
-    if args.personas:
-        from workbench.inventories import load_personas
+    from workbench.population import first_personas
 
-        personas = load_personas()[:args.personas]
+    personas = first_personas(args.personas) if args.personas else None
     p = profile(model, args.inventory, persona=args.persona, personas=personas, backend=args.backend,
                 n_variants=args.variants, progress=progress)
     print(file=sys.stderr)

@@ -17,12 +17,24 @@ from workbench.errors import WorkbenchError
 from workbench.psychometrics import Profile
 from workbench.stats import paired_bootstrap
 
-__all__ = ["CONFIGS", "FORMS", "compare", "compare_configs", "load_comparison", "persona_recovery", "profiles_of"]
+__all__ = ["CONFIGS", "FORMS", "compare", "compare_configs", "first_personas", "load_comparison", "persona_recovery",
+           "profiles_of"]
 
 # name -> (needs the fine-tuned adapter, system persona from the prompt library)
 CONFIGS = {"base": (False, None), "prompted": (False, "cotherapist"), "cotherapist": (True, "cotherapist")}
 FORMS = ("bigfive", "bigfive_short")
 LEVEL = {"low": 1, "average": 2, "high": 3}
+
+
+def first_personas(n: int | None) -> list:
+    """The first ``n`` personas of the shipped population (all when None); a count outside it is refused."""
+    from workbench.inventories import load_personas
+
+    everyone = load_personas()
+    if n is not None and not 0 <= n <= len(everyone):
+        raise WorkbenchError(f"{n} personas asked for; the population has {len(everyone)}.",
+                             fix=f"use a number from 0 (the prompt variants alone) to {len(everyone)}")
+    return everyone[:n]
 
 
 def persona_recovery(p, personas) -> dict[str, float]:
@@ -51,7 +63,7 @@ def compare_configs(configs=("base", "cotherapist"), *, model=None, forms=FORMS,
     last configuration from the first. Each finished profile is saved under ``out_dir/<config>/<form>``
     and partial responses after every persona, so a stopped run resumes. None when stopped."""
     from workbench import io
-    from workbench.inventories import load_inventory, load_personas
+    from workbench.inventories import load_inventory
     from workbench.models import get_generator
     from workbench.psychometrics import load_profile, profile, save_profile, score, trait_scores
     from workbench.reliability import mtmm
@@ -61,7 +73,7 @@ def compare_configs(configs=("base", "cotherapist"), *, model=None, forms=FORMS,
     if unknown or not configs:
         raise WorkbenchError(f"Unknown configuration(s) {unknown}.", fix=f"use some of {', '.join(CONFIGS)}, "
                              "e.g. --compare base,cotherapist")
-    population = personas if isinstance(personas, list) else load_personas()[:personas]
+    population = personas if isinstance(personas, list) else first_personas(personas)
     invs = [load_inventory(f) for f in forms]
     out_dir = Path(out_dir) if out_dir else None
     respondents = max(1, len(population)) * n_variants  # no personas: the variants alone are the respondents

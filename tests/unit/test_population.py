@@ -135,6 +135,8 @@ def test_personas_load_checked_with_the_line_at_fault(tmp_path):
         load_personas(bad)
     assert e.value.where.endswith(":2") and "low, average or high" in e.value.fix
     assert check_all().counts["personas"] == 60
+    for n in (-3, 61):  # a count outside the population is refused, not silently cut
+        assert main(["profile", "--model", "tiny-llama", "--personas", str(n)]) != 0
 
 
 QUESTIONNAIRES = [
