@@ -133,7 +133,8 @@ def check_all(root: str | Path | None = None, near_duplicate_threshold: float | 
     rep.tables["screening per subject"] = Counter(s.subject for s in screening)
     rep.tables["MI questions"] = Counter(p.codes["question"] for p in mi)
     rep.tables["MI reflections"] = Counter(p.codes["reflection"] for p in mi)
-    _frozen_overlap(screening, root / "safety" / "frozen" / "test.jsonl", pr, "safety/train")
+    for frozen in sorted((root / "safety" / "frozen").glob("*.jsonl")):
+        _frozen_overlap(screening, frozen, pr, "safety/train")
     _frozen_overlap(mi, root / "rubric" / "mi" / "frozen" / "test.jsonl", pr, "rubric/mi/train")
 
     if queries and dialogues:
@@ -155,7 +156,7 @@ def _frozen_overlap(examples, frozen: Path, pr: Problems, where: str) -> None:
     held = {norm(obj.get("text", "")) for _, obj in iter_jsonl(frozen)}
     for e in examples:
         if norm(e.text) in held:
-            pr.add(where, None, f"training message {e.id} is also in the frozen test split",
+            pr.add(where, None, f"training message {e.id} is also in the frozen test split {frozen.name}",
                    "remove it from the training files")
 
 
