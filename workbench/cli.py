@@ -8,6 +8,7 @@ import sys
 import time
 
 from workbench import cli_judgments as judgments
+from workbench import cli_traces as traces
 
 __all__ = ["build_parser", "main"]
 
@@ -310,6 +311,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.set_defaults(func=_profile)
 
     judgments.add(sub)  # screen, coders, validate
+    traces.add(sub)  # trace export
 
     s = sub.add_parser("index", help="build the retrieval index over the knowledge cards (+ your documents)")
     s.add_argument("--name", default="knowledge")
