@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import shutil
 import sys
+from dataclasses import dataclass
 from pathlib import Path
 
 from workbench import paths
 
-__all__ = ["AGENT_QUERIES", "SAMPLE_QUESTIONS", "run_demo"]
+__all__ = ["AGENT_QUERIES", "SAMPLE_QUESTIONS", "SMALLEST", "DemoSize", "run_demo"]
 
 SAMPLE_QUESTIONS = [
     "I'm a counsellor. My client with depression keeps skipping the behavioural activation homework "
@@ -24,8 +25,27 @@ AGENT_QUERIES = [
 ]
 
 
-def _agent_section(report, model, out: Path, log) -> None:
-    """Stage 2: the agent loop on three queries; traces saved beside the report and drawn in it."""
+@dataclass(frozen=True)
+class DemoSize:
+    """How much each stage does; the defaults are what ``make demo`` runs (about 9 minutes here)."""
+
+    questions: int = len(SAMPLE_QUESTIONS)      # stage 1: the first N sample questions
+    agent_queries: tuple[int, ...] = (0, 1, 2)  # stage 2: which AGENT_QUERIES the agent answers
+    max_new_tokens: int = 160                   # stage 1 answers and stage 2 drafts
+    compare_queries: int = 3                    # stage 3: the first N shipped queries
+    compare_max_new_tokens: int = 120
+    personas: int = 6                           # stage 4: respondents = max(1, personas) x variants
+    variants: int = 4
+
+
+# Every stage at its least (the offline test runs it): one question, the risk disclosure (no model call), one
+# query compared, the prompt variants alone as respondents.
+SMALLEST = DemoSize(questions=1, agent_queries=(2,), max_new_tokens=16, compare_queries=1, compare_max_new_tokens=16,
+                    personas=0, variants=2)
+
+
+def _agent_section(report, model, out: Path, log, size: DemoSize) -> None:
+    """Stage 2: the agent loop on the queries; traces saved beside the report and drawn in it."""
     from workbench import retrieval
     from workbench.agent import Agent, AgentConfig
     from workbench.report import span_tree_html, trace_timeline
@@ -33,15 +53,16 @@ def _agent_section(report, model, out: Path, log) -> None:
     if retrieval.index_status()[0] != "fresh":
         log("[demo] building the knowledge index…", file=sys.stderr)
         retrieval.ensure_index()
-    agent = Agent(model, config=AgentConfig(max_new_tokens=160))
+    agent = Agent(model, config=AgentConfig(max_new_tokens=size.max_new_tokens))
     report.heading("2 · The agent loop: screen, retrieve, draft, critique, revise, screen")
     report.text("Each answer below comes with its trace: click a span to see its inputs, outputs, prompt and "
                 "tokens. Guardrail decisions are highlighted; a risk disclosure gets the escalation resources "
                 "first, by policy.", cls="note")
     traces = out / "traces.jsonl"
     traces.unlink(missing_ok=True)
-    for i, q in enumerate(AGENT_QUERIES, 1):
-        log(f"[demo] agent on query {i}/{len(AGENT_QUERIES)}…", file=sys.stderr)
+    queries = [AGENT_QUERIES[i] for i in size.agent_queries]
+    for i, q in enumerate(queries, 1):
+        log(f"[demo] agent on query {i}/{len(queries)}…", file=sys.stderr)
         t = agent.run(q)
         t.save(traces, append=True)
         cards = t.span("retrieve").outputs.get("cards", []) if t.span("retrieve") else []
@@ -51,7 +72,7 @@ def _agent_section(report, model, out: Path, log) -> None:
     report.text(f"Traces (JSON lines, one span per line): {traces}", cls="note")
 
 
-def _comparison_section(report, model, out: Path, log) -> None:
+def _comparison_section(report, model, out: Path, log, size: DemoSize) -> None:
     """Stage 3: base against the full co-therapist on a few shipped queries, scored on T-BARS.
 
     The full configuration needs the ``cotherapist`` adapter; without it the demo compares base with
@@ -64,9 +85,10 @@ def _comparison_section(report, model, out: Path, log) -> None:
 
     full = (adapter_dir("cotherapist") / "manifest.json").is_file()
     configs = ("base", "cotherapist") if full else ("base", "rag")
-    log(f"[demo] comparing {' vs '.join(configs)} on 3 queries…", file=sys.stderr)
+    log(f"[demo] comparing {' vs '.join(configs)} on {size.compare_queries} queries…", file=sys.stderr)
     shutil.rmtree(out / "comparison", ignore_errors=True)  # a demo regenerates; evaluate would resume
-    run = evaluate(None, configs, model=model, out=out / "comparison", limit=3, max_new_tokens=120)
+    run = evaluate(None, configs, model=model, out=out / "comparison", limit=size.compare_queries,
+                   max_new_tokens=size.compare_max_new_tokens)
     report.heading(f"3 · Comparison: {' vs '.join(configs)}, T-BARS (behaviour features)")
     if not full:
         report.text("The full co-therapist configuration needs the fine-tuned adapter: run "
@@ -76,10 +98,7 @@ def _comparison_section(report, model, out: Path, log) -> None:
     report.text(f"Every response, trace and score: {run.out_dir}", cls="note")
 
 
-DEMO_PERSONAS = 6  # x 4 variants = 24 respondents, both forms, two configurations: about 9 minutes here
-
-
-def _profile_section(report, model, out: Path, log) -> None:
+def _profile_section(report, model, out: Path, log, size: DemoSize) -> None:
     """Stage 4: the therapist shift on a persona population, two forms, reliability gate and MTMM."""
     import html
 
@@ -88,11 +107,12 @@ def _profile_section(report, model, out: Path, log) -> None:
     from workbench.report import mtmm_heatmap, profile_radar, reliability_panel, shift_forest
 
     second = "cotherapist" if (adapter_dir("cotherapist") / "manifest.json").is_file() else "prompted"
-    log(f"[demo] psychometric profiles (base vs {second}, {DEMO_PERSONAS} personas x 4 variants, 2 forms)…",
-        file=sys.stderr)
-    r = compare_configs(["base", second], model=model, personas=DEMO_PERSONAS, n_variants=4,
+    log(f"[demo] psychometric profiles (base vs {second}, {size.personas} personas x {size.variants} variants, "
+        "2 forms)…", file=sys.stderr)
+    r = compare_configs(["base", second], model=model, personas=size.personas, n_variants=size.variants,
                         out_dir=out / "profiles")
-    report.heading(f"4 · Psychometric profile: base vs {second} on the same {DEMO_PERSONAS * 4} respondents")
+    respondents = max(1, size.personas) * size.variants
+    report.heading(f"4 · Psychometric profile: base vs {second} on the same {respondents} respondents")
     if second == "prompted":
         report.text("The co-therapist adapter is not trained, so the co-therapist here is the base model with "
                     "its system prompt; `workbench finetune --name cotherapist`, then `make demo` again.", cls="note")
@@ -124,8 +144,9 @@ def _speed_figure(completions):
     return fig
 
 
-def run_demo(model: str | None = None, out: str | Path | None = None, log=print) -> Path:
-    """Answer the sample questions with the co-therapist persona and write exports/demo/report.html."""
+def run_demo(model: str | None = None, out: str | Path | None = None, log=print, size: DemoSize | None = None) -> Path:
+    """Answer the sample questions with the co-therapist persona and write exports/demo/report.html.
+    ``size`` says how much each stage does (default: ``make demo``; ``SMALLEST``: every stage at its least)."""
     from workbench.corpora import load_prompts
     from workbench.models import get_generator
     from workbench.report import Report
@@ -136,18 +157,20 @@ def run_demo(model: str | None = None, out: str | Path | None = None, log=print)
     report = Report("coTherapist Workbench — demo", f"model {gen.name} · backend {gen.backend}")
     report.heading("1 · The small model as a co-therapist")
     report.text(f"System prompt ({persona.id}): {persona.purpose}", cls="note")
+    size = size or DemoSize()
+    questions = SAMPLE_QUESTIONS[:size.questions]
     completions = []
-    for i, q in enumerate(SAMPLE_QUESTIONS, 1):
-        log(f"[demo] answering question {i}/{len(SAMPLE_QUESTIONS)}…", file=sys.stderr)
+    for i, q in enumerate(questions, 1):
+        log(f"[demo] answering question {i}/{len(questions)}…", file=sys.stderr)
         c = gen.chat([{"role": "system", "content": persona.text}, {"role": "user", "content": q}],
-                     max_new_tokens=160)
+                     max_new_tokens=size.max_new_tokens)
         completions.append(c)
         report.exchange(q, c.text, f"{c.prompt_tokens} prompt + {c.completion_tokens} new tokens · "
                                    f"{c.tokens_per_s:.1f} tok/s decode · {c.finish_reason}")
     report.figure(_speed_figure(completions))
-    _agent_section(report, gen.name, out, log)
-    _comparison_section(report, gen.name, out, log)
-    _profile_section(report, gen.name, out, log)
+    _agent_section(report, gen.name, out, log, size)
+    _comparison_section(report, gen.name, out, log, size)
+    _profile_section(report, gen.name, out, log, size)
     report.text("Research software: outputs are not clinical advice. In an emergency call your local "
                 "emergency number.", cls="note")
     return report.write(out / "report.html")
