@@ -2,7 +2,12 @@
 
 The configuration and item id are never shown; the order is the rater's own shuffle
 (``workbench.ratings.order``). On construction, and whenever the rater name changes, the view reopens
-at the rater's first unrated item. Each rubric level's anchor shows when hovering over its button.
+at the rater's first unrated item. Each rubric level's anchor shows when hovering over its button; the
+chosen level is drawn filled and bold, so a glance shows which rows are done.
+
+Saving with a dimension unrated keeps the item on screen as a draft (saved, not counted as rated) and
+names the dimensions left. Moving away without saving (Back, Skip, ←/→) keeps what was typed or chosen
+for that item until the kernel stops; coming back shows it again.
 
 Keyboard (after a click on the card): 1–5 rate the marked row and move to the next, 0 clears it,
 ↑/↓ move the mark, Enter saves and opens the next item, ←/→ go back or skip. Typing in the
@@ -15,19 +20,52 @@ import html
 import time
 
 import ipywidgets as W
+import traitlets
 
 from widgets.common import button, error_text, status_html, with_class
 from widgets.keys import KeyListener
 from workbench import ratings
 
-__all__ = ["KEY_HINT", "KEYS", "ReviewView"]
+__all__ = ["KEY_HINT", "KEYS", "LevelPicker", "ReviewView"]
+
+SELECTED = "wb-level-selected"  # CSS class of the chosen level's button (the browser test finds it)
 
 
-def _levels(anchors: dict[int, str]) -> W.ToggleButtons:
-    t = W.ToggleButtons(options=[(str(v), v) for v in range(1, 6)], value=None,
-                        tooltips=[f"{v}: {anchors.get(v, '')}" for v in range(1, 6)],
-                        style={"button_width": "36px"})
-    return t
+class LevelPicker(W.HBox):
+    """Five buttons, 1–5, of which at most one is chosen (``value``; None: unrated).
+
+    ToggleButtons marks its chosen button with a faint shade that is hard to tell apart in JupyterLab's
+    themes; here the chosen one is filled (``button_style="primary"``), bold and framed.
+    """
+
+    value = traitlets.Int(None, allow_none=True)
+
+    def __init__(self, anchors: dict[int, str]):
+        self.buttons = [W.Button(description=str(v), tooltip=f"{v}: {anchors.get(v, '')}",
+                                 layout=W.Layout(width="36px", border="2px solid transparent")) for v in range(1, 6)]
+        for v, b in enumerate(self.buttons, 1):
+            b.on_click(lambda _b, v=v: setattr(self, "value", v))
+        super().__init__(self.buttons)
+        self.observe(lambda _: self._paint(), names="value")
+
+    @traitlets.validate("value")
+    def _check(self, proposal):
+        v = proposal["value"]
+        if v is not None and not 1 <= v <= 5:
+            raise traitlets.TraitError(f"A level must be 1–5 or None (unrated), not {v!r}.")
+        return v
+
+    @property
+    def tooltips(self) -> list[str]:
+        return [b.tooltip for b in self.buttons]
+
+    def _paint(self) -> None:
+        for v, b in enumerate(self.buttons, 1):
+            on = v == self.value
+            b.button_style = "primary" if on else ""
+            b.style.font_weight = "bold" if on else ""
+            b.layout.border = f"2px solid {'#102a43' if on else 'transparent'}"
+            (b.add_class if on else b.remove_class)(SELECTED)
 
 
 KEYS = ("0", "1", "2", "3", "4", "5", "ArrowUp", "ArrowDown", "ArrowLeft", "ArrowRight", "Enter")
@@ -49,16 +87,17 @@ class ReviewView(W.VBox):
         self.bar = W.IntProgress(value=0, min=0, max=len(self.items))
         self.query = with_class(W.HTML(), "wb-review-query")
         self.response = with_class(W.HTML(), "wb-review-response")
-        self.dims: dict[str, W.ToggleButtons] = {}
+        self.dims: dict[str, LevelPicker] = {}
+        self.dim_names = {d.id: d.name for d in self.rubric.dimensions}
         rows: list[W.HBox] = []
         for d in self.rubric.dimensions:
-            t = self.dims[d.id] = with_class(_levels(d.anchors), "wb-review-dim", f"wb-review-dim-{d.id}")
+            t = self.dims[d.id] = with_class(LevelPicker(d.anchors), "wb-review-dim", f"wb-review-dim-{d.id}")
             label = W.HTML(f"<b title='{html.escape(d.definition.strip(), quote=True)}'>{html.escape(d.name)}</b>",
                            layout=W.Layout(width="220px"))
             rows.append(W.HBox([label, t]))
-        self.judgements: dict[str, W.ToggleButtons] = {}
+        self.judgements: dict[str, LevelPicker] = {}
         for j in ratings.JUDGEMENTS:
-            t = self.judgements[j] = with_class(_levels(ratings.AGREE_ANCHORS), "wb-review-judgement",
+            t = self.judgements[j] = with_class(LevelPicker(ratings.AGREE_ANCHORS), "wb-review-judgement",
                                                 f"wb-review-judgement-{j}")
             rows.append(W.HBox([W.HTML(html.escape(ratings.JUDGEMENT_LABELS[j]), layout=W.Layout(width="220px")), t]))
         self.comment = W.Textarea(placeholder="Comment (optional)", layout=W.Layout(width="95%", height="60px"))
@@ -89,6 +128,9 @@ class ReviewView(W.VBox):
         self.order: list[ratings.ReviewItem] = []
         self.pos = 0
         self._shown_at = time.monotonic()
+        self._shown: tuple[str, str] | None = None  # (rater, item id) whose values the controls hold
+        self._loaded: dict = {}  # what was saved for it when it was opened
+        self.unsaved: dict[tuple[str, str], dict] = {}  # (rater, item id) -> values left without saving
         super().__init__([tabs])
         self.resume()
 
@@ -119,21 +161,55 @@ class ReviewView(W.VBox):
         return self.order[self.pos] if self.order and 0 <= self.pos < len(self.order) else None
 
     def _rated(self) -> dict[str, ratings.Rating]:
+        """The rater's latest record per item, drafts included."""
         name = self.rater.value.strip()
         if not name:
             return {}
         return {r.item_id: r for r in ratings.load_ratings(self.study, name)}
 
+    def _values(self) -> dict:
+        return {"scores": {d: t.value for d, t in self.dims.items()},
+                "judgements": {j: t.value for j, t in self.judgements.items()}, "comment": self.comment.value}
+
+    def _set_values(self, v: dict) -> None:
+        for d, t in self.dims.items():
+            t.value = v["scores"].get(d)
+        for j, t in self.judgements.items():
+            t.value = v["judgements"].get(j)
+        self.comment.value = v["comment"]
+
+    def _keep_unsaved(self) -> None:
+        """Remember the controls' values for the item being left, if they differ from what is saved."""
+        if self._shown is None:
+            return
+        now = self._values()
+        if now == self._loaded:
+            self.unsaved.pop(self._shown, None)
+        else:
+            self.unsaved[self._shown] = now
+
     def resume(self) -> None:
-        """Order the items for this rater and open the first one they have not rated."""
+        """Order the items for this rater and open the first one they have not rated.
+
+        Values chosen before any name was typed become this rater's, and their item stays on screen."""
         name = self.rater.value.strip()
+        self._keep_unsaved()
+        carry = None
+        if self._shown and not self._shown[0] and name:
+            for key in [key for key in self.unsaved if not key[0]]:
+                self.unsaved.setdefault((name, key[1]), self.unsaved.pop(key))
+            carry = self._shown[1] if (name, self._shown[1]) in self.unsaved else None
+        self._shown = None  # kept above; go() must not file them again under the new name
         try:
             self.order = ratings.order(self.items, name, self.seed)
             k = ratings.next_unrated(self.study, name, self.items, self.seed) if name else 0
         except Exception as exc:
             self.status.value = status_html(error_text(exc), "error")
             return
-        if k is None:
+        if carry is not None:
+            k = [i.id for i in self.order].index(carry)
+            self.status.value = status_html(f"Your choices on this item are kept: save to record them as {name}.")
+        elif k is None:
             self.status.value = status_html("All items rated. Back reopens earlier ones; see the Summary tab.", "ok")
             k = len(self.order) - 1
         elif not name:
@@ -143,30 +219,45 @@ class ReviewView(W.VBox):
         self.go(k)
 
     def go(self, k: int) -> None:
+        """Open the item at position ``k``, showing its unsaved values if it was left unsaved, else its saved ones."""
         if not self.order:
             return
+        self._keep_unsaved()
         self.pos = max(0, min(k, len(self.order) - 1))
         it = self.current
         rated = self._rated()
         prev = rated.get(it.id)
-        for d, t in self.dims.items():
-            t.value = prev.scores.get(d) if prev else None
-        for j, t in self.judgements.items():
-            t.value = prev.judgements.get(j) if prev else None
-        self.comment.value = prev.comment if prev else ""
+        scores, judgements = (prev.scores, prev.judgements) if prev else ({}, {})
+        self._loaded = {"scores": {d: scores.get(d) for d in self.dims},  # the shape of _values(): untouched == equal
+                        "judgements": {j: judgements.get(j) for j in self.judgements},
+                        "comment": prev.comment if prev else ""}
+        self._shown = (self.rater.value.strip(), it.id)
+        self._set_values(self.unsaved.get(self._shown, self._loaded))
         # Blind: only the query and the response; never the configuration or the item id.
         self.query.value = (f"<div style='color:#486581'><b>Query</b></div>"
                             f"<div style='white-space:pre-wrap'>{html.escape(it.query)}</div>")
         self.response.value = (f"<div style='color:#486581'><b>Response</b></div>"
                                f"<div style='white-space:pre-wrap;border-left:3px solid #9fb3c8;padding-left:8px'>"
                                f"{html.escape(it.response)}</div>")
-        n_done = sum(1 for i in self.items if i.id in rated)
-        self.progress.value = (f"<span>Item {self.pos + 1} of {len(self.order)} · {n_done} rated"
-                               f"{' · already rated (saving replaces it)' if prev else ''}</span>")
-        self.bar.value = n_done
+        self._show_progress(rated)
         self.back.disabled = self.pos == 0
         self.move_mark(0)
         self._shown_at = time.monotonic()
+
+    def _show_progress(self, rated: dict[str, ratings.Rating] | None = None) -> None:
+        rated = self._rated() if rated is None else rated
+        dims = list(self.dims)
+        n_done = sum(1 for i in self.items if i.id in rated and not rated[i.id].missing(dims))
+        prev = rated.get(self.current.id)
+        note = ""
+        if self._shown in self.unsaved:
+            note = " · unsaved changes kept from before (save to keep them)"
+        elif prev and prev.missing(dims):
+            note = f" · draft: {len(prev.missing(dims))} dimension(s) to rate"
+        elif prev:
+            note = " · already rated (saving replaces it)"
+        self.progress.value = f"<span>Item {self.pos + 1} of {len(self.order)} · {n_done} rated{note}</span>"
+        self.bar.value = n_done
 
     # ---- saving ----------------------------------------------------------------------------------
     def rating(self) -> ratings.Rating:
@@ -178,6 +269,7 @@ class ReviewView(W.VBox):
                               seconds=round(time.monotonic() - self._shown_at, 1))
 
     def save_and_next(self) -> ratings.Rating | None:
+        """Save and open the next item; with a dimension unrated, save a draft and stay (None: nothing saved)."""
         if not self.rater.value.strip():
             self.status.value = status_html("Enter your rater name first.", "error")
             return None
@@ -187,15 +279,24 @@ class ReviewView(W.VBox):
         except Exception as exc:
             self.status.value = status_html(error_text(exc), "error")
             return None
-        unrated = [k for k, s in enumerate(r.scores.values()) if s is None]
-        note = f" ({len(unrated)} dimension(s) left unrated)" if unrated else ""
+        self.unsaved.pop(self._shown, None)
+        self._loaded = self._values()
+        missing = r.missing(list(self.dims))
+        if missing:  # stay here, with the mark on the first row left, so Enter does not skip past it
+            self._show_progress()
+            self.move_mark(list(self.dims).index(missing[0]))
+            names = ", ".join(self.dim_names[d] for d in missing)
+            self.status.value = status_html(
+                f"Saved as a draft, not counted as rated: {names} still unrated. Rate them (1–5) and save again; "
+                "Skip moves on and keeps the draft.", "warn")
+            return r
         k = ratings.next_unrated(self.study, r.rater, self.items, self.seed)
         if k is None:
             self.go(self.pos)
-            self.status.value = status_html(f"Saved{note}. All items rated — thank you. See the Summary tab.", "ok")
+            self.status.value = status_html("Saved. All items rated — thank you. See the Summary tab.", "ok")
         else:
             self.go(self.pos + 1 if self.pos + 1 < len(self.order) else k)
-            self.status.value = status_html(f"Saved{note}.", "ok")
+            self.status.value = status_html("Saved.", "ok")
         return r
 
     # ---- summary ---------------------------------------------------------------------------------
@@ -207,8 +308,9 @@ class ReviewView(W.VBox):
             return None
         self.summary = s
         fmt = {"float_format": lambda v: f"{v:.2f}", "na_rep": "–"}
+        drafts = f" ({s.n_drafts} draft(s) with unrated dimensions left out)" if s.n_drafts else ""
         self.summary_html.value = (
-            f"<p>{s.n_ratings} ratings by {len(s.raters)} rater(s): {html.escape(', '.join(s.raters))}</p>"
+            f"<p>{s.n_ratings} ratings by {len(s.raters)} rater(s): {html.escape(', '.join(s.raters))}{drafts}</p>"
             "<h4>Mean human rating by configuration</h4>" + s.means.to_html(classes="wb-review-means", **fmt)
             + "<h4>Inter-rater agreement (Krippendorff's α, ordinal)</h4>"
             + s.alpha.to_html(classes="wb-review-alpha", **fmt)

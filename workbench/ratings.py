@@ -8,10 +8,15 @@ judgements of the coTherapist paper, and a comment. Every saved rating is one JS
 so a crash never leaves half a record and a rater can stop at any point and resume
 (:func:`next_unrated`). Saving an item again appends a newer record; the latest record per item wins.
 
+An item counts as rated only when every rubric dimension has a score. A record with some dimensions
+unrated is a *draft* (:meth:`Rating.missing` names them): it is saved, so the work survives a restart, but
+:func:`next_unrated` still returns its item and :func:`summary` leaves it out, so a half-rated item never
+enters the means or alpha as if it were finished.
+
 Expert judgements (``JUDGEMENTS``): *accurate*, *trustworthy* and *safe* are each rated on a 1-5
 agreement scale (1 strongly disagree that the response is accurate / trustworthy / safe, 3 neutral,
-5 strongly agree), so they average and enter Krippendorff's alpha like the rubric's dimensions. Any
-of them, and any dimension, may be left unrated (None: "cannot judge").
+5 strongly agree), so they average and enter Krippendorff's alpha like the rubric's dimensions. They
+are optional (None: "cannot judge"); a rating without them is still complete.
 
 :func:`summary` gives per-configuration means of the human ratings, inter-rater Krippendorff alpha
 (ordinal) per dimension over all raters, and the agreement of the mean human rating with the automatic
@@ -154,8 +159,9 @@ def order(items: Sequence[ReviewItem], rater: str, seed: int = 0) -> list[Review
 class Rating(io.Record):
     """One rater's review of one study item.
 
-    ``scores``: T-BARS dimension id -> 1..5 (None: not rated). ``judgements``: accurate, trustworthy,
-    safe -> 1..5 agreement (None: not rated). ``seconds``: time the item was on screen before saving.
+    ``scores``: T-BARS dimension id -> 1..5 (None: not rated; any unrated dimension makes it a draft).
+    ``judgements``: accurate, trustworthy, safe -> 1..5 agreement (None: not rated). ``seconds``: time
+    the item was on screen before saving.
     """
 
     study: str
@@ -166,6 +172,10 @@ class Rating(io.Record):
     comment: str = ""
     timestamp: float = field(default_factory=time.time)
     seconds: float = 0.0
+
+    def missing(self, dims: Sequence[str]) -> list[str]:
+        """The dimensions of ``dims`` (the rubric's, :func:`dimensions`) without a score: empty when complete."""
+        return [d for d in dims if self.scores.get(d) is None]
 
 
 def ratings_path(study: str, rater: str) -> Path:
@@ -189,13 +199,18 @@ def _check_rating(r: Rating) -> None:
 
 
 def save_rating(rating: Rating) -> Path:
-    """Validate and append one rating to ``exports/ratings/<study>/<rater>.jsonl`` (one atomic line)."""
+    """Validate and append one rating to ``exports/ratings/<study>/<rater>.jsonl`` (one atomic line).
+
+    A rating with unrated dimensions is saved too, as a draft (see the module docstring)."""
     _check_rating(rating)
     return io.append_jsonl(ratings_path(rating.study, rating.rater), rating.to_dict())
 
 
-def load_ratings(study: str, rater: str | None = None, latest: bool = True) -> list[Rating]:
-    """A study's ratings (one rater's, or every rater's); by default only the latest per (rater, item)."""
+def load_ratings(study: str, rater: str | None = None, latest: bool = True, drafts: bool = True) -> list[Rating]:
+    """A study's ratings (one rater's, or every rater's); by default only the latest per (rater, item).
+
+    ``drafts=False`` keeps complete ratings only, after picking the latest: an item whose latest record is
+    a draft counts as not rated, even if an earlier record was complete."""
     d = study_dir(study)
     files = [ratings_path(study, rater)] if rater else sorted(p for p in d.glob("*.jsonl") if p.name != "items.jsonl")
     out: list[Rating] = []
@@ -204,6 +219,9 @@ def load_ratings(study: str, rater: str | None = None, latest: bool = True) -> l
     if latest:
         last = {(r.rater, r.item_id): r for r in out}
         out = list(last.values())
+    if not drafts:
+        dims = dimensions()
+        out = [r for r in out if not r.missing(dims)]
     return out
 
 
@@ -219,10 +237,11 @@ def clear_rater(study: str, rater: str) -> None:
 def next_unrated(study: str, rater: str, items: Sequence[Any] | None = None, seed: int = 0) -> int | None:
     """Position, in the rater's :func:`order`, of the first item the rater has not rated; None when done.
 
-    ``items`` default to the study's saved items (:func:`save_study`).
+    An item whose latest rating is a draft is not rated yet. ``items`` default to the study's saved items
+    (:func:`save_study`).
     """
     items = items_from(items) if items is not None else load_study(study)
-    done = {r.item_id for r in load_ratings(study, rater)}
+    done = {r.item_id for r in load_ratings(study, rater, drafts=False)}
     return next((k for k, it in enumerate(order(items, rater, seed)) if it.id not in done), None)
 
 
@@ -232,7 +251,8 @@ class StudySummary:
     """``means``: mean human rating per configuration (rows) and dimension/judgement (columns), with
     ``n_ratings``. ``alpha``: per dimension/judgement, Krippendorff's ordinal alpha over all raters,
     with the number of items rated by at least two raters. ``automatic``: per dimension, agreement of
-    the mean human rating with the ``features`` scorer (alpha, Spearman, exact, within one, n)."""
+    the mean human rating with the ``features`` scorer (alpha, Spearman, exact, within one, n).
+    Drafts are left out of all three; ``n_drafts`` counts them."""
 
     study: str
     raters: list[str]
@@ -240,6 +260,7 @@ class StudySummary:
     means: Any
     alpha: Any
     automatic: Any
+    n_drafts: int = 0
 
 
 def summary(study: str, items: Sequence[Any] | None = None, automatic: bool = True) -> StudySummary:
@@ -253,7 +274,8 @@ def summary(study: str, items: Sequence[Any] | None = None, automatic: bool = Tr
     by_id = {it.id: it for it in items}
     dims = dimensions()
     cols = dims + list(JUDGEMENTS)
-    rs = [r for r in load_ratings(study) if r.item_id in by_id]
+    every = [r for r in load_ratings(study) if r.item_id in by_id]
+    rs = [r for r in every if not r.missing(dims)]
     who = sorted({r.rater for r in rs})
     rows = [{"config": by_id[r.item_id].config, "item_id": r.item_id, "rater": r.rater,
              **{c: (r.scores.get(c) if c in dims else r.judgements.get(c)) for c in cols}} for r in rs]
@@ -281,4 +303,4 @@ def summary(study: str, items: Sequence[Any] | None = None, automatic: bool = Tr
         agr = rubric.agreement(a, b)
         auto = pd.DataFrame({k: {m: v[m] for m in ("alpha", "spearman", "exact", "within_one", "n")}
                              for k, v in agr.items()}).T.astype(float).astype({"n": int})
-    return StudySummary(study, who, len(rs), means, alpha, auto)
+    return StudySummary(study, who, len(rs), means, alpha, auto, n_drafts=len(every) - len(rs))

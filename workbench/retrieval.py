@@ -49,11 +49,23 @@ from workbench.errors import WorkbenchError
 from workbench.io import atomic_dir, check_writable, sha256_file, verify_files, write_json
 from workbench.models.embeddings import CHUNK_TOKENS, MAX_TOKENS, VARIANTS
 
-__all__ = ["DOC_SUFFIXES", "MAX_WORDS", "OVERLAP_WORDS", "POOL", "build_index", "card_chunks", "Chunk",
+__all__ = ["DOC_SUFFIXES", "MAX_WORDS", "OVERLAP_WORDS", "POOL", "SCORE_FLOOR", "build_index", "card_chunks", "Chunk",
            "chunk_markdown", "describe", "document_chunks", "ensure_index", "Hit", "Index", "index_dir", "index_status",
            "manifest", "read_documents", "rebuild", "stale_inputs"]
 
 POOL = 1000  # candidates similar() ranks before filters and the limit apply: results do not depend on the limit
+
+# A hit scoring below SCORE_FLOOR is no good match. A score is 0.5 x cosine + 0.5 x BM25 scaled to 0-1 (txtai's
+# convex fusion), so it is absolute: comparable across queries, unlike a rank. Best hit per query, measured on
+# the shipped cards (int8/128-token index):
+#   81 evaluation queries (corpora/queries/eval.jsonl)     0.371-0.753, median 0.487
+#   14 short in-domain queries ("rumination", "sleep")       0.356-0.697, median 0.548
+#   30 off-topic questions ("banana bread recipe")           0.053-0.286, median 0.188
+#   70 gibberish strings (random letters, "lorem ipsum")     0.057-0.194, median 0.088
+# 0.33 lies between the highest nonsense score and the lowest best hit of an evaluation query. It also marks
+# 4 of the 65 relevant cards found in a query's top ten (0.277-0.327), and with each query's own topic as the
+# filter the best hit falls below it for 20 of 81: within that topic nothing matches well.
+SCORE_FLOOR = 0.33
 
 
 @dataclass
@@ -65,6 +77,11 @@ class Hit(Chunk):
     @property
     def citation(self) -> str:
         return f"[{self.card}]"
+
+    @property
+    def good(self) -> bool:
+        """Whether the hit clears :data:`SCORE_FLOOR`: below it, treat it as no good match."""
+        return self.score >= SCORE_FLOOR
 
 
 def card_chunks() -> list[Chunk]:

@@ -56,6 +56,22 @@ def test_recall_at_5_on_shipped_queries_is_reported(corpus):
     assert recall >= 0.6
 
 
+NONSENSE = ["qzxv blorptangle frimwax", "asdf", "lorem ipsum dolor sit amet", "jkl; jkl; jkl;", "12345",
+            "banana bread recipe with walnuts", "how do I change a car tyre", "paint a bedroom wall",
+            "how many moons does jupiter have", "tomato plant leaves turning yellow", "the rules of cricket"]
+
+
+def test_score_floor_separates_evaluation_queries_from_nonsense(corpus):
+    """The floor's comment holds its measurement; this keeps it true as cards or the embedder change."""
+    from workbench.corpora import load_queries
+
+    idx = R.Index()
+    weakest = min((idx.search(q.text, 1)[0] for q in load_queries()), key=lambda h: h.score)
+    assert weakest.good, f"an evaluation query's best hit scores {weakest.score:.3f}, below {R.SCORE_FLOOR}"
+    best_nonsense = max((idx.search(q, 1)[0] for q in NONSENSE), key=lambda h: h.score)
+    assert not best_nonsense.good, f"nonsense scores {best_nonsense.score:.3f}, above {R.SCORE_FLOOR}"
+
+
 def test_upsert_adds_user_documents(corpus, tmp_path):
     docs = tmp_path / "docs"
     docs.mkdir()

@@ -1,11 +1,13 @@
 """Expert review: ratings logic and the ReviewView driven headless (set values, click, read the JSONL)."""
 
+import html
 import json
 import uuid
 
 import pytest
+from traitlets import TraitError
 
-from widgets.review import ReviewView
+from widgets.review import SELECTED, ReviewView
 from workbench import ratings
 from workbench.errors import WorkbenchError
 
@@ -175,3 +177,87 @@ def test_keyboard_rates_moves_and_saves():
     # the browser side is told which keys to send and where to listen
     assert set(view.shortcuts.shortcuts) >= {"1", "5", "Enter", "ArrowUp"} and view.shortcuts.scope == "wb-review-card"
     assert "wb-review-card" in view.tabs.children[0]._dom_classes
+
+
+def test_enter_on_a_half_rated_item_saves_a_draft_that_is_not_counted():
+    study = _study()
+    view = ReviewView(ITEMS, study=study, rater="ann")
+    dims = list(view.dims)
+    first = view.current
+    view.comment.value = "unsure about the tone"
+    _keys(view, "3", "5", "Enter")  # two of the dimensions, then Enter
+    assert view.current.id == first.id, "a half-rated item must not be left behind"
+    missing = [view.rubric.dimension(d).name for d in dims[2:]]
+    assert "draft" in view.status.value and all(html.escape(n) in view.status.value for n in missing)
+    assert view.mark == 2, "the mark should wait on the first unrated dimension"
+    assert "0 rated" in view.progress.value and view.bar.value == 0
+    rec = json.loads(ratings.ratings_path(study, "ann").read_text().splitlines()[-1])
+    assert rec["scores"][dims[0]] == 3 and rec["scores"][dims[2]] is None and rec["comment"] == "unsure about the tone"
+    assert ratings.next_unrated(study, "ann") == 0 and ratings.load_ratings(study, "ann", drafts=False) == []
+    again = ReviewView(ITEMS, study=study, rater="ann")  # the draft reopens with what was chosen
+    assert again.current.id == first.id and again.dims[dims[1]].value == 5 and "draft" in again.progress.value
+    again.refresh.click()
+    assert again.summary.n_ratings == 0 and again.summary.n_drafts == 1 and "1 draft" in again.summary_html.value
+    _keys(again, "ArrowDown", "ArrowDown", *["4"] * (len(dims) - 2), "Enter")  # the rest, then Enter
+    assert again.current.id != first.id and "1 rated" in again.progress.value and "Saved." in again.status.value
+    # rating an item completely, then clearing a dimension and saving again makes it a draft once more
+    again.go(0)
+    again.dims[dims[0]].value = None
+    again.save.click()
+    assert ratings.next_unrated(study, "ann") == 0 and again.current.id == first.id
+
+
+def test_unsaved_comment_and_levels_survive_back_and_forward():
+    study = _study()
+    view = ReviewView(ITEMS, study=study, rater="ann")
+    _rate(view, 4, comment="saved note")  # item 1 saved; item 2 on screen
+    second = view.current
+    view.comment.value = "half-typed thought"
+    view.dims["empathy"].value = 2
+    _keys(view, "ArrowLeft")
+    assert view.pos == 0 and view.comment.value == "saved note" and view.dims["empathy"].value == 4
+    _keys(view, "ArrowRight")
+    assert view.current.id == second.id and view.comment.value == "half-typed thought"
+    assert view.dims["empathy"].value == 2 and "unsaved changes kept" in view.progress.value
+    view.back.click()  # an edit of a saved item is kept too, and the file is not touched
+    view.comment.value = "saved note, revised"
+    view.skip.click()
+    view.back.click()
+    assert view.comment.value == "saved note, revised"
+    assert len(ratings.ratings_path(study, "ann").read_text().splitlines()) == 1
+    view.comment.value = "saved note"  # back to what was saved: nothing unsaved any more
+    view.skip.click()
+    assert (("ann", view.order[0].id) not in view.unsaved) and ("ann", second.id) in view.unsaved
+    _rate(view, 3, comment="done")  # saving clears what was kept for the item
+    assert ("ann", second.id) not in view.unsaved
+    view.back.click()
+    assert view.comment.value == "done" and "unsaved" not in view.progress.value
+
+
+def test_values_chosen_before_the_rater_name_are_kept():
+    view = ReviewView(ITEMS, study=_study(), rater="")
+    view.dims["empathy"].value = 5
+    view.comment.value = "typed before my name"
+    shown = view.current.id
+    view.rater.value = "ann"
+    assert view.current.id == shown and view.dims["empathy"].value == 5
+    assert view.comment.value == "typed before my name" and "kept" in view.status.value
+
+
+def test_chosen_level_is_clearly_styled():
+    view = ReviewView(ITEMS, study=_study(), rater="ann")
+    picker = view.dims["empathy"]
+    assert not any(b.button_style or SELECTED in b._dom_classes for b in picker.buttons)
+    picker.buttons[3].click()
+    assert picker.value == 4
+    chosen, others = picker.buttons[3], picker.buttons[:3] + picker.buttons[4:]
+    assert chosen.button_style == "primary" and chosen.style.font_weight == "bold"
+    assert SELECTED in chosen._dom_classes and not chosen.layout.border.endswith("transparent")
+    assert all(b.button_style == "" and SELECTED not in b._dom_classes and b.layout.border.endswith("transparent")
+               for b in others)
+    _keys(view, "2")  # the keyboard sets the same state
+    assert picker.value == 2 and picker.buttons[1].button_style == "primary" and picker.buttons[3].button_style == ""
+    _keys(view, "ArrowUp", "0")
+    assert picker.value is None and not any(b.button_style for b in picker.buttons)
+    with pytest.raises(TraitError, match="1–5"):
+        picker.value = 7

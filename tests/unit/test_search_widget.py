@@ -1,9 +1,10 @@
 """The search widget driven headless against a real index."""
 
+import re
 
 import pytest
 
-from widgets.search import SearchView, highlight
+from widgets.search import BAR_PX, SearchView, highlight
 from workbench import retrieval as R
 
 
@@ -77,3 +78,37 @@ def test_stop_leaves_no_half_built_index(tmp_path, monkeypatch, empty_vector_sto
     assert job.wait(120) is None and job.status == "cancelled"
     assert not R.index_dir().exists() and "Stopped" in view.status.value
     assert not view.build.disabled and view.stop.disabled
+
+
+def _bars(view) -> list[int]:
+    return [int(w) for w in re.findall(r"class='wb-search-bar' data-width='(\d+)'", view.results.value)]
+
+
+def test_changing_topic_or_limit_searches_again(index):
+    view = SearchView()
+    view.topic.value = "sleep"  # no query yet: nothing to search, and no error
+    assert view.hits == [] and view.results.value == "" and "Empty" not in view.status.value
+    view.topic.value = ""
+    view.query.value = "how to reduce worry before exams"  # Enter in the box searches
+    assert view.hits and {h.topic for h in view.hits} != {"sleep"}
+    view.topic.value = "sleep"
+    assert view.hits and all(h.topic == "sleep" for h in view.hits)
+    view.limit.value = 2
+    assert len(view.hits) == 2 and len(_bars(view)) == 2
+
+
+def test_nonsense_is_no_good_match_and_bars_are_absolute(index):
+    view = SearchView()
+    view.query.value = "qzxv blorptangle frimwax"
+    assert view.hits and not any(h.good for h in view.hits)
+    assert "No good match" in view.results.value and "wb-search-nomatch" in view.results.value
+    assert view.results.value.count("wb-search-weak") == len(view.hits)
+    # the top bar of a nonsense query is short: bars follow the absolute score, not the best hit
+    assert _bars(view)[0] == round(BAR_PX * view.hits[0].score) < BAR_PX * R.SCORE_FLOOR
+    view.query.value = "behavioural activation activity scheduling"
+    assert view.hits[0].good and "wb-search-nomatch" not in view.results.value
+    assert _bars(view) == [round(BAR_PX * h.score) for h in view.hits]
+    assert view.results.value.count("wb-search-weak") == sum(not h.good for h in view.hits)
+    view.topic.value = "sleep"  # nothing about activity scheduling there (best 0.23): said so, naming the topic
+    assert not any(h.good for h in view.hits)
+    assert "No good match in topic 'sleep'" in view.results.value and "(any topic)" in view.results.value
