@@ -172,6 +172,24 @@ def test_the_model_meets_its_recall_target_on_held_out_training_messages():
     assert r["precision"] >= 0.70 and r["subject_accuracy"] >= 0.85
 
 
+def test_linear_heads_give_sklearns_probabilities():
+    """The linear part computes its probabilities from the coefficients (sklearn's input checks cost more
+    than the product on one message): they must be sklearn's, in the class order of HEADS."""
+    import numpy as np
+
+    from workbench.safety_corpus import load_screening
+    from workbench.safety_model import HEADS, Linear
+
+    examples = load_screening()[::40]
+    linear = Linear.fit(examples)
+    texts = [e.text for e in examples[:25]] + ["dead tired, going to bed", "quiero desaparecer"]
+    ours, X = linear.probs(texts), Linear.rows(texts, linear.ngrams)
+    for name, model in linear.heads.items():
+        order = (0, 1) if name == "risk" else HEADS[name]
+        theirs = model.predict_proba(X)[:, [list(model.classes_).index(c) for c in order]]
+        np.testing.assert_allclose(ours[name], theirs, atol=1e-9)
+
+
 def test_cli_screen_json(capsys):
     from workbench.cli import main
 
