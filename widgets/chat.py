@@ -11,7 +11,8 @@ import html
 
 import ipywidgets as W
 
-from widgets.common import JobPanel, JobView, button, error_text, model_picker, with_class
+from widgets.common import JobPanel, JobView, button, error_text, full_width, hrow, model_picker, with_class
+from workbench.formatting import duration, finish_note, number
 from workbench.jobs import Job
 
 __all__ = ["ChatView"]
@@ -28,9 +29,9 @@ class ChatView(JobView, W.VBox):
         self.preset = W.Dropdown(options=list(self.prompts), value=prompt if prompt in self.prompts else None,
                                  description="Persona")
         self.system = W.Textarea(value=self.prompts[prompt].text if prompt in self.prompts else "",
-                                 description="System", layout=W.Layout(width="100%", height="90px"))
+                                 description="System", layout=full_width(height="90px"))
         self.message = with_class(W.Textarea(placeholder="Type a message, then Send", description="Message",
-                                             layout=W.Layout(width="100%", height="70px")), "wb-chat-message")
+                                             layout=full_width(height="70px")), "wb-chat-message")
         self.max_new_tokens = W.IntSlider(value=max_new_tokens, min=16, max=512, step=16, description="Max tokens")
         self.send = button("Send", "primary", "wb-chat-send", icon="paper-plane")
         self.panel = JobPanel(self.send, "wb-chat", status_css="wb-chat-stats")
@@ -44,9 +45,10 @@ class ChatView(JobView, W.VBox):
         self.send.on_click(lambda _: self.start())
         self.clear.on_click(lambda _: self.reset())
         super().__init__([
-            W.HBox([self.model, self.preset]), self.system, self.message,
-            W.HBox([*self.panel.controls, self.clear, self.max_new_tokens]), self.answer, self.stats,
+            hrow([self.model, self.preset]), self.system, self.message,
+            hrow([*self.panel.controls, self.clear, self.max_new_tokens]), self.answer, self.stats,
         ])
+        self.add_class("wb-chat")
 
     def _on_preset(self, change) -> None:
         if change["new"] in self.prompts:
@@ -60,7 +62,8 @@ class ChatView(JobView, W.VBox):
         turns = [m for m in (messages or []) if m["role"] != "system"] + [{"role": "assistant", "content": text}]
         colors = {"user": "#9fb3c8", "assistant": "#27ab83"}
         self.answer.value = "".join(
-            f'<div style="white-space:pre-wrap;line-height:1.4;border-left:4px solid {colors[m["role"]]};'
+            f'<div style="white-space:pre-wrap;overflow-wrap:anywhere;line-height:1.4;'
+            f'border-left:4px solid {colors[m["role"]]};'
             f'padding:4px 10px;margin:4px 0">{html.escape(m["content"])}</div>' for m in turns)
 
     def start(self) -> Job | None:
@@ -107,6 +110,8 @@ class ChatView(JobView, W.VBox):
         if c is None:
             self.panel.say(f"risk {risk.level} ({risk.subject}){said}", "ok")
             return None
-        self.panel.say(f"{c.model} · {c.backend} · {c.completion_tokens} tokens · {c.tokens_per_s:.1f} tok/s · "
-                       f"first token after {c.prefill_s * 1000:.0f} ms · {c.finish_reason}{said}", "ok")
+        ended = finish_note(c.finish_reason, c.completion_tokens)
+        self.panel.say(f"{c.model} · {c.backend} · {c.completion_tokens} tokens · {number(c.tokens_per_s)} tok/s · "
+                       f"first token after {duration(c.prefill_s)}" + (f" · {ended}" if ended else "") + said,
+                       "warn" if c.finish_reason == "length" else "ok")
         return c

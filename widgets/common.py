@@ -15,15 +15,31 @@ from typing import Any
 import ipywidgets as W
 
 from workbench import paths
+from workbench.formatting import duration
 from workbench.jobs import Job
 
-__all__ = ["JobPanel", "JobView", "button", "error_text", "highlight_evidence", "model_picker", "running",
-           "status_html", "with_class"]
+__all__ = ["WIDE_LABEL", "JobPanel", "JobView", "button", "error_text", "full_width", "highlight_evidence",
+           "hrow", "model_picker", "running", "status_html", "with_class"]
+
+# A description over about ten characters is cut to fit ipywidgets' 80 px label ("Learning r…"): give such a
+# control ``style=WIDE_LABEL`` and the label takes the width its text needs.
+WIDE_LABEL = {"description_width": "initial"}
+
+
+def full_width(**kw) -> W.Layout:
+    """As wide as the enclosing box and no wider. Every widget has a 2 px side margin, so ``width: 100%`` alone
+    overflows its box, and boxes scroll: a permanent horizontal scrollbar. This layout drops the side margins."""
+    return W.Layout(width="100%", margin="2px 0", **kw)
+
+
+def hrow(children, **kw) -> W.HBox:
+    """Controls side by side that wrap onto the next line in a narrow notebook instead of scrolling sideways."""
+    return W.HBox(list(children), layout=W.Layout(flex_flow="row wrap", **kw))
 
 
 def status_html(text: str, kind: str = "info") -> str:
     color = {"info": "#486581", "ok": "#27ab83", "error": "#cf1124", "warn": "#cb6e17"}[kind]
-    return f'<div style="color:{color};white-space:pre-wrap">{html.escape(text)}</div>'
+    return f'<div style="color:{color};white-space:pre-wrap;overflow-wrap:anywhere">{html.escape(text)}</div>'
 
 
 def error_text(exc: BaseException) -> str:
@@ -62,6 +78,8 @@ def with_class(widget: W.Widget, *css: str) -> W.Widget:
 
 
 def button(description: str, style: str = "", css: str = "", **kw) -> W.Button:
+    """A button at least the usual width that grows with its label, so "Rebuild index" is never cut short."""
+    kw.setdefault("layout", W.Layout(width="auto", min_width="var(--jp-widgets-inline-width-short)"))
     return with_class(W.Button(description=description, button_style=style, **kw), css)
 
 
@@ -93,7 +111,7 @@ class JobPanel:
 
     ``prefix`` names the CSS classes (``{prefix}-stop``, ``{prefix}-progress``, ``{prefix}-status``);
     ``bar`` is the progress bar's label (None: no bar); ``progress`` is the status line while the work
-    reports, formatted with the job's ``done``, ``total``, ``message`` and ``eta`` (", about N s left").
+    reports, formatted with the job's ``done``, ``total``, ``message`` and ``eta`` (", about 3 min 5 s left").
     """
 
     def __init__(self, start: W.Button, prefix: str, bar: str | None = None, progress: str = "",
@@ -146,7 +164,7 @@ class JobPanel:
         if self.bar is not None:
             self.bar.max, self.bar.value = max(job.total, 1), job.done
         if self.progress and job.running and job.total:
-            eta = f", about {job.eta_s:.0f} s left" if job.eta_s is not None else ""
+            eta = f", about {duration(job.eta_s)} left" if job.eta_s is not None else ""
             self.say(self.progress.format(done=job.done, total=job.total, message=job.message, eta=eta))
 
 

@@ -12,18 +12,21 @@ from pathlib import Path
 
 import ipywidgets as W
 
-from widgets.common import JobPanel, JobView, button, error_text, highlight_evidence, model_picker, with_class
+from widgets.common import (
+    WIDE_LABEL,
+    JobPanel,
+    JobView,
+    button,
+    error_text,
+    highlight_evidence,
+    hrow,
+    model_picker,
+    with_class,
+)
+from workbench.formatting import duration, frame_html, number, scroll_box, value
 from workbench.jobs import Job
 
 __all__ = ["CompareView"]
-
-
-def _fmt(v) -> str:
-    if v is None:
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    return f"{v:.3g}" if isinstance(v, float) else html.escape(str(v))
 
 
 class CompareView(JobView, W.VBox):
@@ -46,7 +49,7 @@ class CompareView(JobView, W.VBox):
                          else "shipped set (corpora/queries)"),
             description="Queries", layout=W.Layout(width="60%")), "wb-compare-queries")
         self.limit = with_class(W.BoundedIntText(value=limit or 0, min=0, max=100000, description="Limit (0 = all)",
-                                                 style={"description_width": "initial"},
+                                                 style=WIDE_LABEL,
                                                  layout=W.Layout(width="180px")), "wb-compare-limit")
         self.tokens = W.BoundedIntText(value=max_new_tokens, min=1, max=4096, description="Max tokens",
                                        layout=W.Layout(width="180px"))
@@ -76,10 +79,10 @@ class CompareView(JobView, W.VBox):
         self.pick.observe(lambda _: self._show_row(), names="value")
         self.trace_btn.on_click(lambda _: self.open_trace())
         super().__init__([
-            W.HBox([self.model, self.tokens, self.limit]), self.queries,
-            W.HBox([W.Label("Configurations:")] + list(self.checks.values())), self.train_missing,
-            W.HBox(self.panel.controls), self.status,
-            W.HBox([self.saved_path, self.open_btn]),
+            hrow([self.model, self.tokens, self.limit]), self.queries,
+            hrow([W.Label("Configurations:")] + list(self.checks.values())), self.train_missing,
+            hrow(self.panel.controls), self.status,
+            hrow([self.saved_path, self.open_btn]),
             self.table, self.chart,
             self.pick, self.response, self.scores, self.trace_btn, self.trace_box])
 
@@ -111,7 +114,7 @@ class CompareView(JobView, W.VBox):
             self.panel.say(f"Stopped after {r.done}/{r.total}; the partial run is saved in {r.out_dir} "
                            "(run evaluate with the same folder to resume).", "warn")
         else:
-            self.panel.say(f"Done: {r.done}/{r.total} in {r.wall_s:.0f} s. Saved {r.out_dir}", "ok")
+            self.panel.say(f"Done: {r.done}/{r.total} in {duration(r.wall_s)}. Saved {r.out_dir}", "ok")
         return r
 
     def open_run(self, path: str | Path | None = None):
@@ -146,11 +149,9 @@ class CompareView(JobView, W.VBox):
         self.result, self._traces, self.trace_view = r, None, None
         self.trace_box.children = []
         frame = summary_frame(r.summary)
-        self.table.value = (frame.to_html(float_format=lambda v: f"{v:.3g}", na_rep="–",
-                                          classes="wb-compare-summary", border=0)
-                            if not frame.empty else "<i>No answers yet.</i>")
+        self.table.value = frame_html(frame, "wb-compare-summary") if not frame.empty else "<i>No answers yet.</i>"
         self.chart.children = [go.FigureWidget(dimension_bars(r.summary))]
-        self.pick.options = [(f"{x.query_id} · {x.config} · T-BARS {_fmt(x.tbars_mean)}"
+        self.pick.options = [(f"{x.query_id} · {x.config} · T-BARS {number(x.tbars_mean)}"
                               + (" · risk" if x.risk else ""), i) for i, x in enumerate(r.rows)]
         self.pick.value = 0 if r.rows else None
         self._show_row()
@@ -169,12 +170,12 @@ class CompareView(JobView, W.VBox):
             return
         self.response.value = (
             f"<div style='color:#52606d'><b>{html.escape(x.query_id)}</b> · {html.escape(x.config)} "
-            f"({html.escape(str(x.model))}): {html.escape(x.query)}</div>"
-            f"<div style='white-space:pre-wrap;border-left:4px solid #2680c2;padding:4px 10px'>"
+            f"({html.escape(value(x.model))}): {html.escape(x.query)}</div>"
+            f"<div style='white-space:pre-wrap;overflow-wrap:anywhere;border-left:4px solid #2680c2;padding:4px 10px'>"
             f"{highlight_evidence(x.response, x.evidence)}</div>")
         evidence = x.evidence
         dims = "".join(
-            f"<tr><td>{html.escape(d)}</td><td>{_fmt(v)}</td>"
+            f"<tr><td>{html.escape(d)}</td><td>{number(v)}</td>"
             f"<td>{'<br>'.join(html.escape(e) for e in evidence.get(d, [])) or '<i>none</i>'}</td></tr>"
             for d, v in x.tbars.items())
         extra = {"T-BARS mean": x.tbars_mean, "key points covered": x.keypoint_coverage,
@@ -182,8 +183,10 @@ class CompareView(JobView, W.VBox):
                  "latency ms": x.latency_ms, "tokens/s": x.tokens_per_s}
         hit = x.keypoints_hit
         self.scores.value = (
-            "<table class='wb-compare-dims'><tr><th>dimension</th><th>level</th><th>evidence</th></tr>"
-            f"{dims}</table><div>" + " · ".join(f"{k}: {_fmt(v)}" for k, v in extra.items()) + "</div>"
+            scroll_box("<table class='wb-compare-dims'><tr><th>dimension</th><th>level</th><th>evidence</th></tr>"
+                       f"{dims}</table>")
+            + "<div>" + " · ".join(f"{k.removesuffix(' ms')}: {html.escape(value(v, k))}" for k, v in extra.items())
+            + "</div>"
             + (f"<div>key points hit: {html.escape('; '.join(hit))}</div>" if hit else "")
             + (f"<div>citations: {html.escape(', '.join(x.citations))}</div>"
                if x.citations else ""))

@@ -12,15 +12,23 @@ from workbench.jobs import Job
 __all__ = ["ExportView", "parity_table_html"]
 
 
+def _verdict(r: dict) -> str:
+    """Each check as measured value against its limit, the broken ones in red, so a failure says by how much."""
+    from workbench.parity import check_text, parity_checks
+
+    checks = "".join(f"<div style='color:{'#27ab83' if c['passed'] else '#cf1124'}'>{'✓' if c['passed'] else '✗'} "
+                     f"{html.escape(check_text(c))}</div>" for c in parity_checks(r))
+    return f"<b>{'faithful' if r['passed'] else 'FAILS'}</b>{checks}"
+
+
 def parity_table_html(reports: list[dict]) -> str:
     rows = "".join(
         f"<tr><td>{html.escape(r['variant'])}</td><td>{r['max_abs_logit_diff']:.3g}</td>"
         f"<td>{r['mean_abs_logit_diff']:.3g}</td><td>{r['greedy_agreement']:.2f}</td><td>{r['ppl']:.2f}</td>"
-        f"<td>{r['ppl_delta_pct']:+.2f} %</td>"
-        f"<td>{'faithful' if r['passed'] else 'FAILS: ' + html.escape(', '.join(f['metric'] for f in r['failures']))}"
-        "</td></tr>" for r in reports)
+        f"<td>{r['ppl_delta_pct']:+.2f} %</td><td class='wb-parity-verdict'>{_verdict(r)}</td></tr>" for r in reports)
     return ("<table class='wb-parity'><tr><th>variant</th><th>max |Δlogit|</th><th>mean |Δlogit|</th>"
-            "<th>greedy agreement</th><th>perplexity</th><th>Δ vs fp32</th><th>verdict</th></tr>" + rows + "</table>")
+            "<th>greedy agreement</th><th>perplexity</th><th>Δ vs fp32</th><th>verdict: measured (limit)</th></tr>"
+            + rows + "</table>")
 
 
 class ExportView(JobView, W.VBox):
@@ -31,7 +39,7 @@ class ExportView(JobView, W.VBox):
         self.variants = {v: W.Checkbox(value=v in variants, description=v, indent=False) for v in VARIANTS}
         self.max_new_tokens = max_new_tokens
         self.start_button = button("Export", "primary", "wb-export-start", icon="play")
-        self.panel = JobPanel(self.start_button, "wb-export")
+        self.panel = JobPanel(self.start_button, "wb-export", bar="Steps", progress="{message}{eta}")
         self.table = W.HTML()
         self.plot = W.VBox()
         self.result: dict | None = None
@@ -42,7 +50,7 @@ class ExportView(JobView, W.VBox):
     def start(self) -> Job:
         if not self.panel.busy:
             self.table.value, self.plot.children = "", []
-        return self.panel.run(self._work, "export")
+        return self.panel.run(self._work, "export", "Starting the export…")
 
     def _work(self, job: Job):
         import plotly.graph_objects as go
@@ -54,8 +62,8 @@ class ExportView(JobView, W.VBox):
         if not chosen:
             self.panel.say("Tick at least one variant.", "warn")
             return None
-        r = export_and_compare(self.model.value, chosen, max_new_tokens=self.max_new_tokens, progress=self.panel.say,
-                               cancel=job.cancelled)
+        r = export_and_compare(self.model.value, chosen, max_new_tokens=self.max_new_tokens,
+                               progress=lambda m: job.progress(message=m), steps=job.progress, cancel=job.cancelled)
         self.result = r
         if job.cancelled.is_set():
             self.panel.say("Stopped; finished variants are kept and reused next time.", "warn")

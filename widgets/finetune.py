@@ -6,7 +6,8 @@ import html
 
 import ipywidgets as W
 
-from widgets.common import JobPanel, JobView, button, error_text, model_picker, status_html
+from widgets.common import WIDE_LABEL, JobPanel, JobView, button, error_text, hrow, model_picker, status_html
+from workbench.formatting import duration, number, scroll_box
 from workbench.jobs import Job
 
 __all__ = ["FinetuneView", "loss_mask_html"]
@@ -37,11 +38,13 @@ class FinetuneView(JobView, W.VBox):
         self.name = W.Text(value=name, description="Adapter")
         self.data = W.Text(value=data, placeholder="(shipped dialogues) or a file/folder path", description="Data")
         self.steps = W.IntText(value=defaults.steps or 0, description="Steps", tooltip="0 = one pass over the data")
-        self.lr = W.FloatLogSlider(value=defaults.lr, base=10, min=-5, max=-1, description="Learning rate")
+        self.lr = W.FloatLogSlider(value=defaults.lr, base=10, min=-5, max=-1, description="Learning rate",
+                                  style=WIDE_LABEL)
         self.rank = W.Dropdown(options=[4, 8, 16, 32], value=defaults.rank, description="LoRA rank")
         self.layers = W.IntSlider(value=defaults.layers, min=0, max=32, description="Top layers",
                                   tooltip="adapt only the top N layers (0 = all); fewer layers train faster")
-        self.batch = W.IntText(value=defaults.tokens_per_batch, description="Tokens/batch")
+        self.batch = W.IntText(value=defaults.tokens_per_batch, description="Tokens/batch",
+                                style=WIDE_LABEL)
         self.eval_every = W.IntText(value=defaults.eval_every, description="Eval every")
         self.save_every = W.IntText(value=defaults.save_every, description="Save every")
         self.resume = W.Checkbox(value=False, description="Resume last checkpoint")
@@ -57,11 +60,11 @@ class FinetuneView(JobView, W.VBox):
         self.preview_button.on_click(lambda _: self.show_preview())
         self.preview_index.observe(lambda _: self._show_example(), names="value")
         self.start_button.on_click(lambda _: self.start())
-        form = W.VBox([W.HBox([self.model, self.name]), self.data,
-                       W.HBox([self.steps, self.lr]), W.HBox([self.rank, self.layers]),
-                       W.HBox([self.batch, self.eval_every, self.save_every]), self.resume])
-        super().__init__([form, W.HBox([self.preview_button, self.preview_index]), self.preview,
-                          W.HBox(self.panel.controls), self.status, self.curve, self.card])
+        form = W.VBox([hrow([self.model, self.name]), self.data,
+                       hrow([self.steps, self.lr]), hrow([self.rank, self.layers]),
+                       hrow([self.batch, self.eval_every, self.save_every]), self.resume])
+        super().__init__([form, hrow([self.preview_button, self.preview_index]), self.preview,
+                          hrow(self.panel.controls), self.status, self.curve, self.card])
 
     @staticmethod
     def _figure():
@@ -137,14 +140,13 @@ class FinetuneView(JobView, W.VBox):
                            "warn")
             return r
         self.panel.say(f"Done. Adapter saved in {r.adapter_dir}", "ok")
-        ev = f"{r.eval_loss:.3f}" if r.eval_loss is not None else "—"
-        self.card.value = (
+        self.card.value = scroll_box(
             "<table class='wb-ft-card'>"
             f"<tr><th>adapter</th><td>{html.escape(r.name)}</td></tr>"
             f"<tr><th>steps</th><td>{r.step}</td></tr>"
-            f"<tr><th>train loss (last 10)</th><td>{r.train_loss:.3f}</td></tr>"
-            f"<tr><th>eval loss</th><td>{ev}</td></tr>"
-            f"<tr><th>speed</th><td>{r.train_tok_s:.0f} tokens/s</td></tr>"
-            f"<tr><th>wall time</th><td>{r.wall_s:.0f} s</td></tr>"
+            f"<tr><th>train loss (last 10)</th><td>{number(r.train_loss)}</td></tr>"
+            f"<tr><th>eval loss</th><td>{number(r.eval_loss)}</td></tr>"
+            f"<tr><th>speed</th><td>{number(r.train_tok_s)} tokens/s</td></tr>"
+            f"<tr><th>wall time</th><td>{duration(r.wall_s)}</td></tr>"
             f"<tr><th>saved in</th><td>{html.escape(r.adapter_dir)}</td></tr></table>")
         return r

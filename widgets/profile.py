@@ -7,8 +7,13 @@ import html
 
 import ipywidgets as W
 
-from widgets.common import JobPanel, JobView, button, model_picker, with_class
+from widgets.common import JobPanel, JobView, button, hrow, model_picker, with_class
+from workbench.formatting import number, scroll_box
 from workbench.jobs import Job
+
+
+def _ci(mean, low, high, signed: bool = False) -> str:
+    return f"{number(mean, signed=signed)} [{number(low, signed=signed)}, {number(high, signed=signed)}]"
 
 __all__ = ["ProfileView"]
 
@@ -42,9 +47,9 @@ class ProfileView(JobView, W.VBox):
         self.runs: list = []  # every finished profile, so runs of one inventory overlay and compare
         self.saved = None
         self.run.on_click(lambda _: self.start())
-        super().__init__([W.HBox([self.model, self.persona]), W.HBox([self.inventory, self.reference]),
-                          W.HBox([self.variants, self.personas]), self.compare,
-                          W.HBox(self.panel.controls), self.status, self.table, self.plots])
+        super().__init__([hrow([self.model, self.persona]), hrow([self.inventory, self.reference]),
+                          hrow([self.variants, self.personas]), self.compare,
+                          hrow(self.panel.controls), self.status, self.table, self.plots])
 
     def _fill_references(self) -> None:
         names = [n for n, r in self.references.items() if r.get("inventory") == self.inventory.value]
@@ -84,17 +89,17 @@ class ProfileView(JobView, W.VBox):
         same = [r for r in self.runs if r.inventory == p.inventory and r.n_variants == p.n_variants]
         diff = compare(same[0], p) if len(same) > 1 else {}
         rows = "".join(
-            f"<tr><td>{html.escape(t)}</td><td>{s.mean:.2f} [{s.ci_low:.2f}, {s.ci_high:.2f}]</td>"
-            f"<td>{s.alpha:.2f}</td><td>{s.omega:.2f}</td><td>{s.order_agreement:.2f}</td>"
+            f"<tr><td>{html.escape(t)}</td><td>{_ci(s.mean, s.ci_low, s.ci_high)}</td>"
+            f"<td>{number(s.alpha)}</td><td>{number(s.omega)}</td><td>{number(s.order_agreement)}</td>"
             f"<td>{'ok' if s.interpretable else 'not interpretable: ' + html.escape(s.reason)}</td>"
             + (f"<td>{ref[t]['expected']} → {ref[t]['verdict']}</td>" if t in ref else "<td></td>")
-            + (f"<td>{diff[t]['diff']:+.2f} [{diff[t]['ci_low']:+.2f}, {diff[t]['ci_high']:+.2f}]</td>"
+            + (f"<td>{_ci(diff[t]['diff'], diff[t]['ci_low'], diff[t]['ci_high'], True)}</td>"
                if t in diff else "<td></td>") + "</tr>"
             for t, s in p.traits.items())
         first = f"Δ vs run 1 ({html.escape(same[0].persona or 'no persona')})" if diff else ""
-        self.table.value = ("<table class='wb-profile-table'><tr><th>trait</th><th>mean [95% CI]</th><th>α</th>"
-                            f"<th>ω</th><th>order ρ</th><th>verdict</th><th>reference</th><th>{first}</th></tr>"
-                            f"{rows}</table>")
+        self.table.value = scroll_box(
+            "<table class='wb-profile-table'><tr><th>trait</th><th>mean [95% CI]</th><th>α</th>"
+            f"<th>ω</th><th>order ρ</th><th>verdict</th><th>reference</th><th>{first}</th></tr>{rows}</table>")
         self.plots.children = [go.FigureWidget(f) for f in
                                (profile_radar(same, reference=self.references.get(self.reference.value)),
                                 reliability_panel(p), item_heatmap(p))]
@@ -127,14 +132,15 @@ class ProfileView(JobView, W.VBox):
         a, b = r["shift_of"][1], r["shift_of"][0]
         rows = "".join(
             f"<tr><td>{html.escape(t)}</td>"
-            + "".join(f"<td>{c['traits'][t]['mean']:.2f} (α {c['traits'][t]['alpha']:.2f}"
+            + "".join(f"<td>{number(c['traits'][t]['mean'])} (α {number(c['traits'][t]['alpha'])}"
                       f"{'' if c['traits'][t]['interpretable'] else ' †'})</td>" for c in r["configs"].values())
-            + f"<td>{d['mean']:+.2f} [{d['ci_low']:+.2f}, {d['ci_high']:+.2f}]</td></tr>"
+            + f"<td>{_ci(d['mean'], d['ci_low'], d['ci_high'], True)}</td></tr>"
             for t, d in r["shift"].items())
         heads = "".join(f"<th>{html.escape(c)}</th>" for c in r["configs"])
-        self.table.value = (f"<table class='wb-profile-table wb-compare-table'><tr><th>trait</th>{heads}"
-                            f"<th>shift {html.escape(b)} − {html.escape(a)} [95% CI]</th></tr>{rows}</table>"
-                            f"<p>{r['personas']} personas × {r['n_variants']} variants; † not interpretable</p>")
+        self.table.value = (scroll_box(f"<table class='wb-profile-table wb-compare-table'><tr><th>trait</th>{heads}"
+                                       f"<th>shift {html.escape(b)} − {html.escape(a)} [95% CI]</th></tr>{rows}"
+                                       "</table>")
+                            + f"<p>{r['personas']} personas × {r['n_variants']} variants; † not interpretable</p>")
         figs = [profile_radar(list(profiles.values()), reference=ref, labels=list(profiles)),
                 shift_forest(r["shift"], f"Shift {b} − {a} (paired over respondents)")]
         figs += [mtmm_heatmap(t, f"MTMM, {c}") for c, t in r["mtmm"].items() if t]

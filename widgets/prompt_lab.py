@@ -7,15 +7,19 @@ import html
 import ipywidgets as W
 
 from widgets.common import (
+    WIDE_LABEL,
     JobPanel,
     JobView,
     button,
     error_text,
+    full_width,
     highlight_evidence,
+    hrow,
     model_picker,
     status_html,
     with_class,
 )
+from workbench.formatting import number, scroll_box
 from workbench.jobs import Job
 
 __all__ = ["MAX_VARIANTS", "PromptLabView"]
@@ -29,10 +33,10 @@ class _Column(W.VBox):
     def __init__(self, prompts: dict, preset: str, on_preset):
         self.preset = W.Dropdown(options=[("(blank)", "")] + [(p, p) for p in prompts],
                                  value=preset if preset in prompts else "", description="Start from",
-                                 layout=W.Layout(width="100%"))
-        self.name = W.Text(value=preset or "variant", description="Name", layout=W.Layout(width="100%"))
+                                 layout=full_width())
+        self.name = W.Text(value=preset or "variant", description="Name", layout=full_width())
         self.text = with_class(W.Textarea(value=prompts[preset].text if preset in prompts else "",
-                                          layout=W.Layout(width="100%", height="180px")), "wb-lab-variant")
+                                          layout=full_width(height="180px")), "wb-lab-variant")
         self.preset.observe(lambda ch: on_preset(self, ch["new"]), names="value")
         super().__init__([self.preset, self.name, self.text], layout=W.Layout(flex="1 1 0", min_width="220px"))
 
@@ -47,7 +51,7 @@ class PromptLabView(JobView, W.VBox):
         self.prompts = load_prompts()
         self.model = model_picker(model)
         self.max_new_tokens = W.IntSlider(value=max_new_tokens, min=8, max=384, step=8, description="Max tokens")
-        self.columns_box = W.HBox(layout=W.Layout(width="100%"))
+        self.columns_box = W.HBox(layout=full_width(flex_flow="row wrap"))
         self.columns: list[_Column] = []
         for v in list(variants)[:MAX_VARIANTS] or ["baseline", "cotherapist"]:
             self._add_column(v)
@@ -64,11 +68,11 @@ class PromptLabView(JobView, W.VBox):
             options=[(f"{q.id} · {q.speaker} · {q.topic}{' · risk' if q.risk else ''}: {q.text[:70]}…", q.id)
                      for q in self.shipped.values()],
             value=[q for q in chosen if q in self.shipped], rows=6, description="Queries",
-            layout=W.Layout(width="100%"))
+            layout=full_width())
         self.own_queries = W.Textarea(value="\n".join(own), placeholder="Your own messages, one per line",
-                                      description="Own", layout=W.Layout(width="100%", height="60px"))
+                                      description="Own", layout=full_width(height="60px"))
         self.goal = W.Dropdown(options=[("(none)", "")] + [(d, d) for d in DIMENSIONS], value="",
-                               description="Exercise goal")
+                               description="Exercise goal", style=WIDE_LABEL)
         self.goal.observe(lambda _: self.grid is not None and self._show(self.grid), names="value")
 
         self.run = button("Run", "primary", "wb-lab-run", icon="play")
@@ -92,10 +96,10 @@ class PromptLabView(JobView, W.VBox):
         self.saved_prompt = None   # the last Prompt saved to the user library
         self.run.on_click(lambda _: self.start())
         super().__init__([
-            W.HBox([self.model, self.max_new_tokens, self.goal]), self.columns_box, W.HBox([self.add, self.remove]),
-            self.query_pick, self.own_queries, W.HBox(self.panel.controls), self.status,
+            hrow([self.model, self.max_new_tokens, self.goal]), self.columns_box, hrow([self.add, self.remove]),
+            self.query_pick, self.own_queries, hrow(self.panel.controls), self.status,
             self.table, self.summary, self.plot,
-            W.HBox([self.save_which, self.save_name]), W.HBox([self.save_note, self.save_author, self.save]),
+            hrow([self.save_which, self.save_name]), hrow([self.save_note, self.save_author, self.save]),
             self.save_status])
 
     # ---- variant columns ----
@@ -175,29 +179,31 @@ class PromptLabView(JobView, W.VBox):
                 if c is None:
                     tds.append("<td>—</td>")
                     continue
-                dims = ", ".join(f"{d} {s:g}" for d, s in c.scores.items())
+                dims = ", ".join(f"{d} {number(s)}" for d, s in c.scores.items())
                 flags = (" ⚠ risk: escalation first" if c.risk_handled else "") + (
                     f" · replaced ({html.escape(c.replaced)})" if c.replaced else "")
-                goal_s = f" · {goal} <b>{c.scores.get(goal, 0):g}</b>" if goal else ""
+                goal_s = f" · {goal} <b>{number(c.scores.get(goal))}</b>" if goal else ""
                 tds.append(
                     f"<td style='vertical-align:top;max-width:320px'><details>"
-                    f"<summary title='{html.escape(c.response, quote=True)}'><b>{c.mean:.2f}</b>{goal_s} · "
+                    f"<summary title='{html.escape(c.response, quote=True)}'><b>{number(c.mean)}</b>{goal_s} · "
                     f"{html.escape(c.response[:90])}{'…' if len(c.response) > 90 else ''}</summary>"
-                    f"<div style='white-space:pre-wrap'>{highlight_evidence(c.response, c.evidence)}</div>"
+                    f"<div style='white-space:pre-wrap;overflow-wrap:anywhere'>"
+                    f"{highlight_evidence(c.response, c.evidence)}</div>"
                     f"<div style='color:#486581'>{html.escape(dims)}{flags}</div></details></td>")
             rows.append(f"<tr><th>{html.escape(v)}</th>{''.join(tds)}</tr>")
-        self.table.value = (f"<table class='wb-lab-table'><tr><th>variant \\ query</th>{head}</tr>"
-                            f"{''.join(rows)}</table>")
+        self.table.value = scroll_box(f"<table class='wb-lab-table'><tr><th>variant \\ query</th>{head}</tr>"
+                                      f"{''.join(rows)}</table>")
         s = g.summary()
         first = s.index[0]
         cols = [*g.dimensions, "mean"]
 
         def cell(v, d):
-            val = f"{s.loc[v, d]:.2f}"
+            val = number(s.loc[v, d])
             if d == goal and v != first:
                 moved = g.delta(first, v)[d]
                 color = "#27ab83" if moved > 0 else "#cf1124" if moved < 0 else "#486581"
-                return f"<td style='background:#fff7e0'>{val} <b style='color:{color}'>{moved:+.2f}</b></td>"
+                return (f"<td style='background:#fff7e0'>{val} <b style='color:{color}'>{number(moved, signed=True)}"
+                        "</b></td>")
             return f"<td style='background:#fff7e0'>{val}</td>" if d == goal else f"<td>{val}</td>"
 
         heads = "".join(f"<th>{html.escape(d)}{' ★' if d == goal else ''}</th>" for d in cols)
@@ -205,8 +211,8 @@ class PromptLabView(JobView, W.VBox):
                        for v in s.index)
         note = (f"<div>★ goal: {html.escape(goal)}; change shown against the first variant "
                 f"({html.escape(first)}).</div>" if goal else "")
-        self.summary.value = (f"<table class='wb-lab-summary-table'><tr><th>variant</th>{heads}<th>n</th></tr>"
-                              f"{body}</table>{note}")
+        self.summary.value = scroll_box(f"<table class='wb-lab-summary-table'><tr><th>variant</th>{heads}<th>n</th>"
+                                        f"</tr>{body}</table>") + note
         self.plot.children = [go.FigureWidget(summary_figure(g, goal or None))]
 
     # ---- saving ----

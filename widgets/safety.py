@@ -7,7 +7,7 @@ import html
 
 import ipywidgets as W
 
-from widgets.common import JobPanel, JobView, button, error_text, status_html, with_class
+from widgets.common import WIDE_LABEL, JobPanel, JobView, button, error_text, full_width, status_html, with_class
 from workbench.jobs import Job
 
 __all__ = ["SafetyView", "highlight"]
@@ -36,13 +36,13 @@ class SafetyView(JobView, W.VBox):
 
         locales = list(load_safety_config()["resources"]["locales"])
         self.message = with_class(W.Textarea(placeholder="Type a message, then Screen", description="Message",
-                                             layout=W.Layout(width="100%", height="70px")), "wb-safety-message")
+                                             layout=full_width(height="70px")), "wb-safety-message")
         self.locale = W.Dropdown(options=locales, value=locale if locale in locales else locales[0],
                                  description="Locale")
         self.screen_btn = button("Screen", "primary", "wb-safety-screen", icon="shield")
         self.result = with_class(W.HTML(), "wb-safety-result")
         self.last = None
-        self.file = with_class(W.Text(value=file, description="Labelled file", layout=W.Layout(width="100%"),
+        self.file = with_class(W.Text(value=file, description="Labelled file", layout=full_width(), style=WIDE_LABEL,
                                       placeholder="a .jsonl with text, risk, subject[, category, level, lang]"),
                                "wb-safety-file")
         self.list_errors = W.Checkbox(value=False, description="List misses and false alarms (leave off for a "

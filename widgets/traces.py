@@ -28,7 +28,7 @@ class TraceView(JobView, W.VBox):
         self.timeline = W.VBox()
         self.chunks = W.HTML()
         self.safety = W.HTML()
-        self.diff = W.HTML()
+        self.diff = with_class(W.HTML(), "wb-trace-diff")
         self.edit = W.Textarea(description="Message", layout=W.Layout(width="95%", height="80px"))
         self.replay_btn = button("Replay through the agent", "info", "wb-trace-replay", icon="redo")
         self.replayed = with_class(W.HTML(), "wb-trace-replayed")
@@ -50,7 +50,8 @@ class TraceView(JobView, W.VBox):
     def show(self) -> None:
         import plotly.graph_objects as go
 
-        from workbench.report import diff_html, span_tree_html, trace_timeline
+        from workbench.report import trace_timeline
+        from workbench.trace_html import revision_html, span_tree_html
 
         t = self.trace
         self.answer.value = (f"<div style='white-space:pre-wrap;border-left:4px solid #27ab83;padding:4px 10px'>"
@@ -68,9 +69,7 @@ class TraceView(JobView, W.VBox):
             f"<div style='padding:4px;{'' if s.attributes.get('decision') in calm else 'background:#ffe3e3'}'>"
             f"<b>{s.name}</b>: {html.escape(s.attributes.get('decision', ''))}</div>" for s in guards
         ) or "<i>Safety screening was switched off.</i>"
-        draft, revise = t.span("draft"), t.span("revise")
-        self.diff.value = (diff_html(draft.outputs.get("text", ""), revise.outputs.get("text", ""))
-                           if draft and revise else "<i>No revision in this trace.</i>")
+        self.diff.value = revision_html(t)
         self.edit.value = t.query
 
     @staticmethod

@@ -8,7 +8,7 @@ import html
 
 import ipywidgets as W
 
-from widgets.common import JobPanel, JobView, button, with_class
+from widgets.common import WIDE_LABEL, JobPanel, JobView, button, hrow, with_class
 from workbench.jobs import Job
 
 __all__ = ["ValidityView"]
@@ -46,7 +46,8 @@ class ValidityView(JobView, W.VBox):
         head = (f"<h4>Cross-validated on the training data ({cv['k']}-fold, {cv['n_pairs']} pairs)</h4>" if cv else
                 "<h4>No cross-validation shipped</h4><p>Run <code>workbench coders --cv 4 --epitome DIR</code>.</p>")
         cv_view = W.VBox([W.HTML(head)] + ([W.HTML(_table(cv))] + _figures(cv) if cv else []))
-        self.file = with_class(W.Text(value=file, description="Annotated file", layout=W.Layout(width="100%"),
+        self.file = with_class(W.Text(value=file, description="Annotated file", style=WIDE_LABEL,
+                                      layout=W.Layout(flex="1 1 24em"),  # fills the row; Format wraps when narrow
                                       placeholder="EPITOME folder or CSV, MI .jsonl/.csv, or T-BARS ratings .csv"),
                                "wb-validity-file")
         self.fmt = W.Dropdown(options=["epitome", "mi", "ratings"], value=fmt, description="Format")
@@ -58,8 +59,8 @@ class ValidityView(JobView, W.VBox):
         self.result = None
         self.validate_btn.on_click(lambda _: self.start())
         super().__init__([W.Accordion([cv_view], titles=("Training data (cross-validated)",)),
-                          W.HTML("<h4>Validate on your expert-annotated file</h4>"), W.HBox([self.file, self.fmt]),
-                          self.rates_only, W.HBox(self.panel.controls), self.status, self.report, self.plots])
+                          W.HTML("<h4>Validate on your expert-annotated file</h4>"), hrow([self.file, self.fmt]),
+                          self.rates_only, hrow(self.panel.controls), self.status, self.report, self.plots])
 
     def start(self) -> Job | None:
         if self.panel.busy:

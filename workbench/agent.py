@@ -17,7 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import asdict, dataclass
 
-from workbench.drafts import critique
+from workbench.drafts import critique, revision_verdict
 from workbench.trace import Trace, Tracer
 
 __all__ = ["Agent", "AgentConfig", "critique", "replay"]
@@ -234,12 +234,11 @@ class Agent:
                 {"role": "assistant", "content": draft},
                 {"role": "user", "content": f"Rewrite your answer to fix these points:\n{fix}\n"
                                             "Keep what was good. Reply with the new answer only."}], cancel=cancel)
-            # A small model may echo the request or make things worse: keep the revision only if the
-            # same checks find fewer problems and it does not repeat the instruction.
             again = critique(query, revised, **checks)
-            better = len(again) < len(findings) and "fix these points" not in revised.lower()
+            better, reason = revision_verdict(findings, again, revised)
             tracer.trace.spans[-1].attributes.update(
-                decision="revision kept" if better else "revision rejected, draft kept", findings_after=again)
+                decision="revision kept" if better else "revision rejected, draft kept", reason=reason,
+                findings_after=again)
             if better:
                 draft = revised
         if cfg.critique and not cfg.revise:

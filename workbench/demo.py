@@ -93,7 +93,7 @@ def _comparison_section(report, model, out: Path, log, size: DemoSize) -> None:
     if not full:
         report.text("The full co-therapist configuration needs the fine-tuned adapter: run "
                     "`workbench finetune --name cotherapist`, then `make demo` again.", cls="note")
-    report.raw(summary_frame(run.summary).to_html(float_format=lambda v: f"{v:.2f}", na_rep="—"))
+    report.table(summary_frame(run.summary))
     report.figure(dimension_bars(run.summary))
     report.text(f"Every response, trace and score: {run.out_dir}", cls="note")
 
@@ -148,6 +148,7 @@ def run_demo(model: str | None = None, out: str | Path | None = None, log=print,
     """Answer the sample questions with the co-therapist persona and write exports/demo/report.html.
     ``size`` says how much each stage does (default: ``make demo``; ``SMALLEST``: every stage at its least)."""
     from workbench.corpora import load_prompts
+    from workbench.formatting import finish_note, number
     from workbench.models import get_generator
     from workbench.report import Report
 
@@ -165,8 +166,9 @@ def run_demo(model: str | None = None, out: str | Path | None = None, log=print,
         c = gen.chat([{"role": "system", "content": persona.text}, {"role": "user", "content": q}],
                      max_new_tokens=size.max_new_tokens)
         completions.append(c)
+        ended = finish_note(c.finish_reason, c.completion_tokens)
         report.exchange(q, c.text, f"{c.prompt_tokens} prompt + {c.completion_tokens} new tokens · "
-                                   f"{c.tokens_per_s:.1f} tok/s decode · {c.finish_reason}")
+                                   f"{number(c.tokens_per_s)} tok/s decode" + (f" · {ended}" if ended else ""))
     report.figure(_speed_figure(completions))
     _agent_section(report, gen.name, out, log, size)
     _comparison_section(report, gen.name, out, log, size)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 
 from workbench.behaviours import CITATION, FEELING, OPEN_QUESTION, scope_findings
 
-__all__ = ["WEIGHTS", "choose", "critique", "rate"]
+__all__ = ["WEIGHTS", "choose", "critique", "rate", "revision_verdict"]
 
 # value = T-BARS mean (1-5) + grounding · share of facts used + repetition · distinct-2 − findings · count
 WEIGHTS = {"grounding": 1.0, "repetition": 1.0, "findings": 0.25, "scope": 10.0}
@@ -42,6 +42,19 @@ def critique(query: str, draft: str, *, speaker: str, risk: bool, retrieved: lis
     if len(draft.split()) > 260:
         issue("structure", "too long to act on", f"{len(draft.split())} words")
     return found
+
+
+def revision_verdict(findings: Sequence[dict], after: Sequence[dict], revised: str) -> tuple[bool, str]:
+    """Whether a revision replaces the draft, and why, in words for the trace. A small model may echo the
+    rewrite request or make things worse, so a revision is kept only when the same checks find fewer problems."""
+    def count(x) -> str:
+        return f"{len(x)} problem{'' if len(x) == 1 else 's'}"
+
+    if "fix these points" in revised.lower():
+        return False, "the revision repeats the rewrite instruction instead of answering"
+    kept = len(after) < len(findings)
+    return kept, (f"the same checks find {count(after)} in the revision against {count(findings)} in the draft"
+                  + ("" if kept else ", no fewer"))
 
 
 def rate(query: str, drafts: Sequence[str], *, facts: Sequence[str] = (), speaker: str = "client",

@@ -2,8 +2,9 @@
 
 Parity compares logits on probe prompts, greedy agreement and perplexity on held-out dialogues, and
 applies per-variant limits; a report is a ``ParityReport`` record, saved as ``parity.json`` beside the
-variant's manifest. ``speed`` times one greedy generation on any Generator. ``export_and_compare`` is
-the export view's one call: export, parity and speed for each variant, torch first.
+variant's manifest; ``parity_checks`` lists each limit with the measured value beside it. ``speed`` times
+one greedy generation on any Generator. ``export_and_compare`` is the export view's one call: export,
+parity, speed and each variant's own memory (``footprint``, a fresh process each), torch first.
 
     report = parity("smollm2-135m-instruct", "int4")
     check_parity(report)                            # raises WorkbenchError naming the metric
@@ -23,8 +24,8 @@ from workbench.io import Record, write_json
 from workbench.models.onnx_export import PARITY_FILE, export, read_manifest, variant_dir
 
 __all__ = ["PARITY_LIMITS", "PPL_DIALOGUES", "PPL_MAX_TOKENS", "PROBES", "ParityReport", "SpeedReport",
-           "check_parity", "comparison_table", "export_and_compare", "heldout_dialogues", "load_parity", "parity",
-           "save_parity", "speed"]
+           "check_parity", "check_text", "comparison_table", "export_and_compare", "heldout_dialogues",
+           "load_parity", "parity", "parity_checks", "save_parity", "speed"]
 
 # Parity limits per variant: metric -> (comparison, limit). fp32 ONNX differs from torch by float
 # rounding only (measured on SmolLM2: max logit diff 1e-4, identical greedy text, perplexity equal to
@@ -91,8 +92,10 @@ class SpeedReport(Record):
     decode_tokens: int  # tokens actually timed: decoding stops early at an end-of-turn token
     prefill_tok_s: float
     decode_tok_s: float
-    rss_mb: float | None
+    rss_mb: float | None  # this process's, so it includes every model loaded before: not a variant's own
     peak_rss_mb: float  # the process's high-water mark (every model loaded so far)
+    disk_mb: float | None = None  # weight files on disk (``footprint``; None: not measured, or no files)
+    load_rss_mb: float | None = None  # RSS added by loading this variant alone in a fresh process
 
 
 def save_parity(report: ParityReport, d: str | Path | None = None) -> Path:
@@ -220,13 +223,38 @@ def parity(name: str | None = None, variant: str = "int4", *, out: str | Path | 
 
 
 def _failures(report: ParityReport, limits: dict) -> list[dict]:
+    return [{k: c[k] for k in ("metric", "value", "op", "limit")} for c in _checks(report, limits) if not c["passed"]]
+
+
+def _checks(report, limits: dict) -> list[dict]:
+    get = report.get if isinstance(report, dict) else lambda m: getattr(report, m, None)
     out = []
     for metric, (op, limit) in limits.items():
-        value = getattr(report, metric, None)
+        value = get(metric)
         ok = value is not None and (value <= limit if op == "<=" else value >= limit)
-        if not ok:
-            out.append({"metric": metric, "value": value, "op": op, "limit": limit})
+        out.append({"metric": metric, "label": _LABELS.get(metric, metric), "value": value, "op": op,
+                    "limit": limit, "passed": ok})
     return out
+
+
+_LABELS = {"max_abs_logit_diff": "max |Δlogit| vs torch", "greedy_agreement": "greedy agreement",
+           "ppl_delta_pct": "perplexity Δ vs fp32", "ppl_delta_pct_vs_torch": "perplexity Δ vs torch"}
+
+
+def parity_checks(report: ParityReport | dict) -> list[dict]:
+    """Every limit the report was judged by, passed or not: ``{metric, label, value, op, limit, passed}``.
+    The limits saved in the report are used (those it was judged by), else today's PARITY_LIMITS."""
+    d = report if isinstance(report, dict) else report.to_dict()
+    limits = d.get("limits") or PARITY_LIMITS.get(d.get("variant"), {})
+    return _checks(d, {m: tuple(v) for m, v in limits.items()})
+
+
+def check_text(check: dict) -> str:
+    """One check as words: "perplexity Δ vs fp32 +15.2 % (limit ≤ 5 %)"."""
+    v, op, limit = check["value"], {"<=": "≤", ">=": "≥"}.get(check["op"], check["op"]), check["limit"]
+    unit = " %" if check["metric"].startswith("ppl_delta") else ""
+    value = "not measured" if v is None else (f"{v:+.2f}{unit}" if unit else f"{v:.3g}")
+    return f"{check['label']} {value} (limit {op} {limit:g}{unit})"
 
 
 _FIXES = {
@@ -283,29 +311,65 @@ def speed(generator, prompt="How can I help a client who avoids homework between
 
 
 def export_and_compare(model: str, variants, *, max_new_tokens: int = 64, progress=None, cancel=None,
-                       force: bool = False) -> dict:
-    """Export, check parity and time each variant against torch: the widget's one call, also usable alone.
+                       force: bool = False, steps=None, memory: bool = True) -> dict:
+    """Export, check parity, time each variant against torch and (``memory``) measure its own footprint in a
+    fresh process: the widget's one call, also usable alone. ``progress(message)`` reports stages,
+    ``steps(done, total, message)`` each step, for a progress bar; ``cancel`` stops between steps.
 
     Returns ``{"export": ExportResult, "parity": [...], "speed": [torch, *variants]}`` where the
     reports are the records' ``to_dict()``: plain rows a table, a chart or a DataFrame takes as they are.
     """
+    from workbench.footprint import footprint
     from workbench.models import get_generator
 
-    say = progress or (lambda message: None)
-    result = export(model, variants=tuple(variants), progress=say, cancel=cancel, force=force)
+    say, tick = progress or (lambda message: None), steps or (lambda done, total, message: None)
+    per_model = 2 + memory  # parity or torch's reference; speed; memory
+    exported = {"steps": len(variants)}
+
+    def total() -> int:
+        return exported["steps"] + per_model * (len(variants) + 1)
+
+    def export_step(done: int, steps: int, variant: str) -> None:
+        exported["steps"] = steps
+        tick(done, total(), f"exporting {variant}")
+
+    done = 0
+
+    def step(message: str) -> bool:  # True when stopped
+        nonlocal done
+        tick(exported["steps"] + done, total(), message)
+        say(message)
+        done += 1
+        return cancel is not None and cancel.is_set()
+
+    def measure(gen, backend: str, variant: str | None) -> SpeedReport | None:
+        if step(f"Timing {variant or backend}…"):
+            return None
+        s = speed(gen, max_new_tokens=max_new_tokens)
+        if memory:
+            if step(f"Measuring the memory of {variant or backend} in a fresh process…"):
+                return None
+            fp = footprint(model, backend, variant, cancel=cancel)
+            s.disk_mb, s.load_rss_mb = fp["disk_mb"], fp["load_rss_mb"]
+            if fp.get("error"):
+                say(f"Memory of {variant or backend} not measured: {fp['error']}")
+        return s
+
+    result = export(model, variants=tuple(variants), progress=say, cancel=cancel, force=force, step=export_step)
     reports: list[ParityReport] = []
     speeds: list[SpeedReport] = []
-    if result.status != "cancelled":
-        say("Timing PyTorch…")
-        speeds.append(speed(get_generator(model), max_new_tokens=max_new_tokens))
+    if result.status != "cancelled" and not step("Measuring PyTorch…"):
+        speeds.append(measure(get_generator(model), "torch", None))
         for v in variants:
-            if cancel is not None and cancel.is_set():
+            if None in speeds or step(f"Checking parity of {v}…"):
                 break
             reports.append(parity(model, v, progress=say))
-            say(f"Timing {v}…")
             rebuilt = v in result.variants and result.variants[v].built  # not the generator of the old files
-            speeds.append(speed(get_generator(model, "onnx", variant=v, fresh=rebuilt), max_new_tokens=max_new_tokens))
-    return {"export": result, "parity": [r.to_dict() for r in reports], "speed": [s.to_dict() for s in speeds]}
+            speeds.append(measure(get_generator(model, "onnx", variant=v, fresh=rebuilt), "onnx", v))
+        if None not in speeds:
+            tick(total(), total(), "done")
+    return {"export": result, "parity": [r.to_dict() for r in reports],
+            "speed": [s.to_dict() for s in speeds if s is not None]}
 
 
 def comparison_table(result: dict) -> str:
@@ -314,7 +378,8 @@ def comparison_table(result: dict) -> str:
     lines = [f"{'variant':<8} {'max|dlogit|':>11} {'agree':>6} {'ppl':>8} {'d ppl':>8} {'decode tok/s':>13}  verdict",
              f"{'torch':<8} {'':>11} {'':>6} {'':>8} {'':>8} {torch_speed:>13.1f}"]
     for p, s in zip(result["parity"], result["speed"][1:], strict=True):
-        verdict = "faithful" if p["passed"] else "FAILS " + ", ".join(f["metric"] for f in p["failures"])
+        verdict = "faithful" if p["passed"] else "FAILS " + "; ".join(
+            check_text(c) for c in parity_checks(p) if not c["passed"])
         lines.append(f"{p['variant']:<8} {p['max_abs_logit_diff']:>11.3g} {p['greedy_agreement']:>6.2f} "
                      f"{p['ppl']:>8.2f} {p['ppl_delta_pct']:>+7.2f}% {s['decode_tok_s']:>13.1f}  {verdict} "
                      f"({s['decode_tok_s'] / max(torch_speed, 1e-9):.1f}x torch)")

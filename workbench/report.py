@@ -7,7 +7,9 @@ import math
 import time
 from pathlib import Path
 
+from workbench.formatting import frame_html
 from workbench.io import write_text
+from workbench.trace_html import KIND_COLOR, diff_html, span_tree_html
 
 __all__ = ["diff_html", "dimension_bars", "item_heatmap", "mtmm_heatmap", "profile_radar", "reliability_panel",
            "Report", "screen_confusion", "shift_forest", "span_tree_html", "speed_chart", "trace_timeline"]
@@ -20,7 +22,11 @@ h1{font-size:1.6rem;margin-bottom:.2rem}h2{font-size:1.2rem;margin-top:2rem;bord
 .a{background:#fff;border-left:4px solid #27ab83;padding:.6rem .9rem;white-space:pre-wrap}
 table{border-collapse:collapse;font-size:.9rem}td,th{border:1px solid #d9e2ec;padding:.3rem .6rem;text-align:left}
 .note{font-size:.85rem;color:#7b8794}
+body>*,.wb-scroll,.plotly-graph-div{max-width:100%}.wb-scroll,body>table{overflow-x:auto}body>table{display:block}
+p,.q,.a,pre,summary{overflow-wrap:anywhere}pre{white-space:pre-wrap}
 """
+# Nothing may be wider than the body: a wide table scrolls inside its own box (.wb-scroll, see `Report.table`), long
+# words and JSON wrap anywhere. One results table alone made the demo report 2,192 px wide.
 
 
 class Report:
@@ -50,6 +56,12 @@ class Report:
     def raw(self, fragment: str) -> Report:
         """An HTML fragment made by one of the functions below (already escaped)."""
         self.parts.append(fragment)
+        return self
+
+    def table(self, frame) -> Report:
+        """A DataFrame with readable numbers (durations in ms/s/min, 3 significant digits, "—" for missing), in a
+        box that scrolls sideways when the table is wider than the page."""
+        self.parts.append(frame_html(frame))
         return self
 
     def figure(self, fig) -> Report:
@@ -252,48 +264,14 @@ def coder_calibration(heads: dict):
     return fig
 
 
-# ---- traces -----------------------------------------------------------------------------------
-_KIND_COLOR = {"chain": "#486581", "llm": "#2680c2", "retriever": "#27ab83", "guardrail": "#cf1124",
-               "evaluator": "#cb6e17"}
-
-
-def _short(obj, limit: int = 1500) -> str:
-    import json
-
-    text = obj if isinstance(obj, str) else json.dumps(obj, indent=1, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[:limit] + f"… ({len(text) - limit} more characters)"
-
-
-def span_tree_html(trace) -> str:
-    """Nested <details> per span (collapsed; the browser expands them, so 1,000 spans stay cheap).
-    Guardrail spans that found risk or replaced a draft are highlighted."""
-    def node(span) -> str:
-        decision = span.attributes.get("decision", "")
-        alert = span.kind == "guardrail" and decision not in ("", "no risk", "draft passed")
-        style = "background:#ffe3e3;" if alert else ""
-        head = (f"<span style='color:{_KIND_COLOR.get(span.kind, '#333')};font-weight:600'>{html.escape(span.name)}"
-                f"</span> · {span.kind} · {span.duration_ms:.0f} ms"
-                + (f" · <b>{html.escape(decision)}</b>" if decision else "")
-                + (" · <b style='color:#cf1124'>error</b>" if span.status != "ok" else ""))
-        body = "".join(f"<div><b>{k}</b><pre style='white-space:pre-wrap;margin:2px 0'>{html.escape(_short(v))}"
-                       f"</pre></div>" for k, v in (
-                           ("outputs", span.outputs),
-                           ("attributes", {k: v for k, v in span.attributes.items() if k != "messages"}),
-                           ("inputs", span.inputs)) if v)  # outputs and numbers before long prompts
-        kids = "".join(node(c) for c in trace.children(span.span_id))
-        return (f"<details class='wb-span' data-span='{span.span_id}' style='margin-left:14px;{style}'>"
-                f"<summary>{head}</summary><div class='wb-span-body'>{body}</div>{kids}</details>")
-
-    return "".join(node(s) for s in trace.children(None))
-
-
+# ---- traces ----------------------------------------------------------------------------------
 def trace_timeline(trace):
     """A Gantt chart of the spans (ms from the trace's start), coloured by kind."""
     import plotly.graph_objects as go
 
     t0 = min(s.start for s in trace.spans)
     fig = go.Figure()
-    for kind, color in _KIND_COLOR.items():
+    for kind, color in KIND_COLOR.items():
         spans = [s for s in trace.spans if s.kind == kind]
         if spans:
             fig.add_bar(name=kind, orientation="h", y=[s.name for s in spans], x=[max(s.duration_ms, 1) for s in spans],
@@ -305,30 +283,20 @@ def trace_timeline(trace):
     return fig
 
 
-def diff_html(before: str, after: str) -> str:
-    """Word-level difference: deletions struck through in red, insertions in green."""
-    import difflib
-
-    a, b = before.split(), after.split()
-    out = []
-    for op, i1, i2, j1, j2 in difflib.SequenceMatcher(a=a, b=b, autojunk=False).get_opcodes():
-        if op in ("delete", "replace"):
-            out.append(f"<del style='background:#ffe3e3'>{html.escape(' '.join(a[i1:i2]))}</del>")
-        if op in ("insert", "replace"):
-            out.append(f"<ins style='background:#e3f9e5'>{html.escape(' '.join(b[j1:j2]))}</ins>")
-        if op == "equal":
-            out.append(html.escape(" ".join(a[i1:i2])))
-    return " ".join(out)
-
-
 def speed_chart(speeds: list[dict]):
-    """Prefill and decode tokens/s per backend, and resident memory, side by side."""
+    """Prefill and decode tokens/s per backend, and each variant's own memory (``workbench.footprint``: measured
+    in a fresh process, so no variant carries the ones loaded before it), side by side."""
     from plotly.subplots import make_subplots
 
+    from workbench.footprint import MEASURED
+
     names = [s["variant"] or s["backend"] for s in speeds]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=("tokens per second", "resident memory (MB)"))
+    fig = make_subplots(rows=1, cols=2, subplot_titles=("tokens per second", "own memory per variant (MB)"))
     fig.add_bar(x=names, y=[s["decode_tok_s"] for s in speeds], name="decode", row=1, col=1)
     fig.add_bar(x=names, y=[s["prefill_tok_s"] for s in speeds], name="prefill", row=1, col=1)
-    fig.add_bar(x=names, y=[s["rss_mb"] or 0 for s in speeds], name="memory", row=1, col=2, showlegend=False)
-    fig.update_layout(height=320, barmode="group", margin=dict(l=40, r=10, t=40, b=40))
+    fig.add_bar(x=names, y=[s.get("load_rss_mb") for s in speeds], name="loaded (RSS added)", row=1, col=2)
+    fig.add_bar(x=names, y=[s.get("disk_mb") for s in speeds], name="weights on disk", row=1, col=2)
+    fig.add_annotation(text=f"Memory: {MEASURED}.", showarrow=False, xref="paper", yref="paper", x=0, y=-0.22,
+                       xanchor="left", font=dict(size=11, color="#52606d"))
+    fig.update_layout(height=360, barmode="group", margin=dict(l=40, r=10, t=40, b=70))
     return fig

@@ -14,6 +14,21 @@ def test_send_streams_an_answer_and_speed():
     assert html.escape(c.text) in view.answer.value
     assert "tok/s" in view.stats.value and not view.send.disabled and view.stop.disabled
     assert [m["role"] for m in view.history] == ["user", "assistant"] and view.message.value == ""
+    # cut by the limit: say so and what to change, not a bare "· length"
+    assert c.finish_reason == "length" and "· length" not in view.stats.value
+    assert "stopped at the token limit (16 tokens): raise max new tokens" in view.stats.value
+
+
+def test_layout_never_scrolls_sideways():
+    """Full-width boxes drop the 2 px side margins (width 100% plus margins overflowed the view, which then showed
+    a permanent horizontal scrollbar); rows of controls wrap; buttons grow with their labels."""
+    view = ChatView(model="tiny-llama")
+    assert "wb-chat" in view._dom_classes
+    for box in (view.system, view.message):
+        assert box.layout.width == "100%" and box.layout.margin == "2px 0"
+    rows = [c for c in view.children if c.__class__.__name__ == "HBox"]
+    assert len(rows) == 2 and all(r.layout.flex_flow == "row wrap" for r in rows)
+    assert view.clear.layout.width == "auto"
 
 
 def test_empty_message_shows_error_and_starts_nothing():

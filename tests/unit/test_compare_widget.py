@@ -95,3 +95,52 @@ def test_open_saved_run_without_a_generator(ran, monkeypatch):
     tv = view.open_trace()
     assert tv is not None and tv.trace.trace_id == r.rows[3].trace_id
     assert view.open_run(view.saved_path.value + "-missing") is None and "No saved evaluation" in view.status.value
+
+
+RAW = re.compile(r"\d[eE][+-]\d|\d\.\d{4,}|\bNone\b|\bnan\b")  # 7.88e+04, 366443.920374, None
+
+
+def _visible(fragment: str) -> str:
+    return html.unescape(re.sub(r"<[^>]+>", " ", fragment))
+
+
+def _saved_run(configs):
+    """An EvalRun as evaluate leaves it, written by hand: long latencies, many digits, missing scores."""
+    from workbench.corpora import DIMENSIONS
+    from workbench.evaluate import EvalRun
+    from workbench.results import EvalRow, summarise
+
+    rows = [EvalRow(query_id=f"q{q}", config=c, model=None, preset=c, query="How do I start?",
+                    response="Start small [panic-disorder-cbt].", trace_id=f"t-{c}-{q}", risk=False,
+                    latency_ms=78812.3 + 288000 * q, completion_tokens=40, tokens_per_s=12.345678, llm_calls=1,
+                    scorer="features", tbars={d: 2 + (i + q) / 3 for i, d in enumerate(DIMENSIONS)},
+                    tbars_mean=3.1666666, keypoint_coverage=None, citation_precision=None, safety_handled=None,
+                    distinct_2=0.987654)
+            for c in configs for q in (0, 1)]
+    return EvalRun("/tmp/saved-run", "done", len(rows), len(rows), rows, summarise(rows, configs), 78.8)
+
+
+def test_numbers_are_readable_and_tables_scroll_in_their_own_box():
+    from workbench.evaluate import CONFIGS
+
+    view = CompareView(model="tiny-llama")
+    run = _saved_run(list(CONFIGS))
+    view.show(run)
+    assert [t.name for t in view.chart.children[0].data] == list(CONFIGS)  # all five, in the ladder's order
+    table = view.table.value
+    assert table.startswith('<div class="wb-scroll" style="overflow-x:auto;max-width:100%">')
+    assert "tbars_mean" in table and "wb-compare-summary" in table
+    assert not RAW.search(_visible(table)), _visible(table)
+    assert "3 min 43 s" in _visible(table) and "12.3" in _visible(table) and "—" in _visible(table)
+    view.pick.value = 1
+    shown = _visible(view.scores.value + view.response.value + "".join(lbl for lbl, _ in view.pick.options))
+    assert not RAW.search(shown), shown
+    assert "latency: 6 min 7 s" in shown and "tokens/s: 12.3" in shown and "key points covered: —" in shown
+    assert "(—)" in shown and "T-BARS 3.17" in shown  # a missing model, the mean to 3 digits
+    assert view.scores.value.startswith('<div class="wb-scroll"')
+
+
+def test_run_status_and_table_have_no_raw_floats(ran):
+    view, _ = ran
+    assert not RAW.search(_visible(view.table.value + view.scores.value)), _visible(view.table.value)
+    assert re.search(r"Done: 4/4 in \d+(\.\d)? (ms|s|min)", view.status.value), view.status.value

@@ -53,3 +53,16 @@ def test_compare_overlays_configurations_with_shift_and_mtmm():
     assert view.bar.value == view.bar.max == 2 * 4 * (60 + 30)
     view.run.click()  # the same comparison again is reloaded from what was saved, and the bar still fills
     assert view.job.wait(timeout=600)["shift"] == r["shift"] and view.bar.value == view.bar.max
+
+
+def test_big_five_without_a_persona_saves_five_traits():
+    """What notebook 05's last cell does: no persona, the Big Five, Run profile."""
+    view = ProfileView(model="tiny-llama", n_variants=4)
+    view.persona.value = ""
+    view.run.click()
+    p = view.job.wait(timeout=300)
+    assert p is not None and view.saved.is_file(), view.status.value
+    assert set(p.traits) == {"openness", "conscientiousness", "extraversion", "agreeableness", "neuroticism"}
+    assert json.loads(view.saved.read_text())["persona"] in ("", None)
+    assert "nan" not in view.table.value and "None" not in view.table.value
+    assert view.table.value.startswith('<div class="wb-scroll"')

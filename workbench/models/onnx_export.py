@@ -287,15 +287,16 @@ def _intact(d: Path, force: bool) -> bool:
 
 
 def export(name_or_path: str | None = None, *, variants=VARIANTS, out: str | Path | None = None,
-           progress=None, cancel=None, force: bool = False) -> ExportResult:
+           progress=None, cancel=None, force: bool = False, step=None) -> ExportResult:
     """Export a registry model (name, merged-model directory or GGUF) to ONNX and quantize it.
 
     Each variant directory is built aside and renamed into place, so an interrupted export leaves
     the previous one (or none), never half of one; a variant whose manifest is intact, whose files
     verify and whose source weights are unchanged is reused; a damaged one raises with the fix, and
     ``force`` rebuilds every asked variant (and fp32 when it is damaged). The fp32 graph is always
-    built first: the others derive from it. ``progress(message)`` reports stages; ``cancel`` (a
-    threading.Event) stops between variants.
+    built first: the others derive from it. ``progress(message)`` reports stages, ``step(done, total,
+    variant)`` each variant it builds or checks (for a progress bar); ``cancel`` (a threading.Event) stops
+    between variants.
     """
     from transformers import AutoConfig
 
@@ -327,7 +328,10 @@ def export(name_or_path: str | None = None, *, variants=VARIANTS, out: str | Pat
         result.variants["fp32"] = VariantExport("fp32", str(root / "fp32"), False, fp32.get("export_seconds", 0.0),
                                                 fp32.get("size_bytes", 0))
     with tempfile.TemporaryDirectory(prefix="wb-export-") as scratch:
-        for v in (["fp32"] if fp32 is None else []) + quantized:
+        order = (["fp32"] if fp32 is None else []) + quantized
+        for i, v in enumerate(order):
+            if step is not None:
+                step(i, len(order), v)
             if cancel is not None and cancel.is_set():
                 result.status = "cancelled"
                 break
@@ -357,6 +361,8 @@ def export(name_or_path: str | None = None, *, variants=VARIANTS, out: str | Pat
             say(f"{spec.name} {v}: {body['size_bytes'] / 1e6:.0f} MB in {seconds:.0f} s")
             if v in variants:
                 result.variants[v] = VariantExport(v, str(d), True, seconds, body["size_bytes"])
+    if step is not None and result.status != "cancelled":
+        step(len(order), len(order), "exported")
     return result
 
 
