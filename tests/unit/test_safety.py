@@ -152,15 +152,15 @@ def test_unknown_locale_names_the_known_ones():
 
 def test_the_evaluation_queries_risk_found_and_false_alarms_bounded():
     """The workbench's own evaluation queries (never trained on): every risk query is found. Ordinary clinical
-    questions are still flagged too often (a third of them when this was written: long vignettes with
-    symptoms sit near the risk messages); this bounds that, it does not excuse it."""
+    questions are still flagged too often (21 of 66 before the long look-alikes were added to training, 15
+    after); this bounds that, it does not excuse it."""
     from workbench.corpora import load_queries
 
     queries = load_queries()
     flagged = {q.id: screen(q.text).risk for q in queries}
     assert all(flagged[q.id] for q in queries if q.risk)
     benign = [q for q in queries if not q.risk]
-    assert sum(flagged[q.id] for q in benign) <= 0.35 * len(benign), [q.text for q in benign if flagged[q.id]]
+    assert sum(flagged[q.id] for q in benign) <= 0.25 * len(benign), [q.text for q in benign if flagged[q.id]]
 
 
 def test_the_model_meets_its_recall_target_on_held_out_training_messages():
@@ -169,7 +169,7 @@ def test_the_model_meets_its_recall_target_on_held_out_training_messages():
     r = learned().report
     print(f"\nscreen, held-out training messages: {r}")
     assert r["held_out"] >= 300 and r["recall"] >= RECALL_TARGET - 0.01
-    assert r["precision"] >= 0.70 and r["subject_accuracy"] >= 0.85
+    assert r["precision"] >= 0.75 and r["subject_accuracy"] >= 0.90
 
 
 def test_linear_heads_give_sklearns_probabilities():
