@@ -25,6 +25,7 @@ import traitlets
 from widgets.common import button, error_text, status_html, with_class
 from widgets.keys import KeyListener
 from workbench import ratings
+from workbench.formatting import frame_html
 
 __all__ = ["KEY_HINT", "KEYS", "LevelPicker", "ReviewView"]
 
@@ -307,13 +308,11 @@ class ReviewView(W.VBox):
             self.summary_html.value = status_html(error_text(exc), "error")
             return None
         self.summary = s
-        fmt = {"float_format": lambda v: f"{v:.2f}", "na_rep": "–"}
         drafts = f" ({s.n_drafts} draft(s) with unrated dimensions left out)" if s.n_drafts else ""
-        self.summary_html.value = (
+        self.summary_html.value = (  # tables scroll in their own box, numbers through one formatter
             f"<p>{s.n_ratings} ratings by {len(s.raters)} rater(s): {html.escape(', '.join(s.raters))}{drafts}</p>"
-            "<h4>Mean human rating by configuration</h4>" + s.means.to_html(classes="wb-review-means", **fmt)
-            + "<h4>Inter-rater agreement (Krippendorff's α, ordinal)</h4>"
-            + s.alpha.to_html(classes="wb-review-alpha", **fmt)
+            "<h4>Mean human rating by configuration</h4>" + frame_html(s.means, "wb-review-means")
+            + "<h4>Inter-rater agreement (Krippendorff's α, ordinal)</h4>" + frame_html(s.alpha, "wb-review-alpha")
             + "<h4>Mean human rating against the automatic features scorer</h4>"
-            + s.automatic.to_html(classes="wb-review-auto", **fmt))
+            + frame_html(s.automatic, "wb-review-auto"))
         return s
