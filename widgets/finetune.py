@@ -1,4 +1,7 @@
-"""Fine-tune view: preview which tokens carry loss, set hyperparameters, train with a live loss curve and Stop."""
+"""Fine-tune view: preview which tokens carry loss, set hyperparameters, train with a live loss curve and Stop.
+
+A resumed run redraws its earlier steps from the checkpoint, so the curve is the whole run's.
+"""
 
 from __future__ import annotations
 
@@ -52,11 +55,14 @@ class FinetuneView(JobView, W.VBox):
         self.preview = W.HTML()
         self.preview_button = button("Preview data", "", "wb-ft-preview", icon="eye")
         self.start_button = button("Start", "primary", "wb-ft-start", icon="play")
-        self.panel = JobPanel(self.start_button, "wb-ft", bar="Steps", progress="step {done}/{total} · {message}{eta}")
+        # the ETA comes in the message, from train's pace in this leg (the Job's own would count resumed steps)
+        self.panel = JobPanel(self.start_button, "wb-ft", bar="Steps", progress="step {done}/{total} · {message}")
         self.card = W.HTML()
         self.curve = self._figure()
         self.result = None
+        self.preview_job: Job | None = None
         self._examples = None
+        self.stop.on_click(lambda _: self._stopping())  # after the panel's own handler, which cancels
         self.preview_button.on_click(lambda _: self.show_preview())
         self.preview_index.observe(lambda _: self._show_example(), names="value")
         self.start_button.on_click(lambda _: self.start())
@@ -87,7 +93,17 @@ class FinetuneView(JobView, W.VBox):
                            save_every=self.save_every.value)
 
     # ---- preview -------------------------------------------------------------------------------
-    def show_preview(self) -> None:
+    def show_preview(self) -> Job:
+        """Load the model's tokenizer and the dialogues in a background Job (tens of seconds for the default
+        model), saying so at once; the button is off until it ends. ``preview_job.wait()`` waits for it."""
+        if self.preview_job is not None and self.preview_job.running:
+            return self.preview_job
+        self.preview_button.disabled = True
+        self.preview.value = status_html("loading the training dialogues…")
+        self.preview_job = Job(lambda job: self._load_preview(), name="finetune-preview").start()
+        return self.preview_job
+
+    def _load_preview(self) -> None:
         from workbench.finetune import load_examples
         from workbench.models import registry
 
@@ -97,6 +113,8 @@ class FinetuneView(JobView, W.VBox):
         except Exception as exc:
             self.preview.value = status_html(error_text(exc), "error")
             return
+        finally:
+            self.preview_button.disabled = False
         self._tok, self._examples = tok, train
         self._summary = (f"{len(train)} training + {len(held)} held-out dialogues from "
                          f"{', '.join(f.name for f in files)}; {sum(len(e.input_ids) for e in train)} tokens, "
@@ -112,26 +130,45 @@ class FinetuneView(JobView, W.VBox):
 
     # ---- training ------------------------------------------------------------------------------
     def start(self) -> Job:
-        if not self.panel.busy:
-            with self.curve.batch_update():
-                for trace in self.curve.data:
-                    trace.x, trace.y = [], []
-            self.card.value = ""
-        return self.panel.run(self._work, "finetune", f"Loading {self.model.value}…")
-
-    def _plot(self, rec: dict) -> None:
-        train, held = self.curve.data
+        if self.panel.busy:
+            return self.job
         with self.curve.batch_update():
-            train.x, train.y = tuple(train.x) + (rec["step"],), tuple(train.y) + (rec["train_loss"],)
-            if rec.get("eval_loss") is not None:
-                held.x, held.y = tuple(held.x) + (rec["step"],), tuple(held.y) + (rec["eval_loss"],)
+            for trace in self.curve.data:
+                trace.x, trace.y = [], []
+        self.card.value = ""
+        return self.panel.run(self._work, "finetune", f"Loading {self.model.value}…").on_progress(self._still_stopping)
+
+    def _stopping(self) -> None:
+        """Stop lands between steps, which can take a while: say so now, and keep Stop off until the job ends."""
+        if self.panel.busy:
+            self.stop.disabled = True
+            self.panel.say("stopping after the current step…", "warn")
+
+    def _still_stopping(self, job: Job) -> None:
+        """Runs after the panel's progress line, so a step that ends after Stop cannot overwrite the notice."""
+        if job.running and job.cancelled.is_set():
+            self.panel.say(f"step {job.done}/{job.total} · stopping after the current step…", "warn")
+
+    def _plot(self, *records: dict) -> None:
+        train, held = self.curve.data
+        evals = [r for r in records if r.get("eval_loss") is not None]
+        with self.curve.batch_update():
+            train.x = tuple(train.x) + tuple(r["step"] for r in records)
+            train.y = tuple(train.y) + tuple(r["train_loss"] for r in records)
+            if evals:
+                held.x = tuple(held.x) + tuple(r["step"] for r in evals)
+                held.y = tuple(held.y) + tuple(r["eval_loss"] for r in evals)
 
     def _work(self, job: Job):
-        from workbench.finetune import train
+        from workbench.finetune import checkpoint_history, train
+
+        if self.resume.value:  # the steps before the stop, from the checkpoint the resume starts from
+            self._plot(*checkpoint_history(self.config().name))
 
         def progress(step, steps, rec):
             self._plot(rec)
-            job.progress(step, steps, f"loss {rec['train_loss']:.3f} · {rec['tok_s']:.0f} tok/s")
+            eta = f", about {duration(rec['eta_s'])} left" if rec.get("eta_s") is not None else ""
+            job.progress(step, steps, f"loss {rec['train_loss']:.3f} · {rec['tok_s']:.0f} tok/s{eta}")
 
         r = train(self.config(), resume=self.resume.value, progress=progress, cancel=job.cancelled)
         self.result = r
@@ -140,6 +177,7 @@ class FinetuneView(JobView, W.VBox):
                            "warn")
             return r
         self.panel.say(f"Done. Adapter saved in {r.adapter_dir}", "ok")
+        legs = f" in {r.legs} legs" if r.legs > 1 else ""  # resumed: the time of every leg, not the last one
         self.card.value = scroll_box(
             "<table class='wb-ft-card'>"
             f"<tr><th>adapter</th><td>{html.escape(r.name)}</td></tr>"
@@ -147,6 +185,6 @@ class FinetuneView(JobView, W.VBox):
             f"<tr><th>train loss (last 10)</th><td>{number(r.train_loss)}</td></tr>"
             f"<tr><th>eval loss</th><td>{number(r.eval_loss)}</td></tr>"
             f"<tr><th>speed</th><td>{number(r.train_tok_s)} tokens/s</td></tr>"
-            f"<tr><th>wall time</th><td>{duration(r.wall_s)}</td></tr>"
+            f"<tr><th>wall time</th><td>{duration(r.wall_s)}{legs}</td></tr>"
             f"<tr><th>saved in</th><td>{html.escape(r.adapter_dir)}</td></tr></table>")
         return r

@@ -5,6 +5,7 @@ import json
 import pytest
 
 from widgets.finetune import FinetuneView
+from workbench.finetune import read_manifest, remaining_s
 
 DATA = [[{"role": "user", "content": f"How should I open session {i}?"},
          {"role": "assistant", "content": "Agree an agenda together and check in on the week."}] for i in range(6)]
@@ -21,7 +22,9 @@ def data(tmp_path, monkeypatch):
 def test_preview_marks_assistant_tokens(data):
     view = FinetuneView(model="tiny-llama", name="w", data=str(data))
     view.preview_button.click()
-    assert "5 training + 1 held-out" in view.preview.value
+    assert "loading the training dialogues" in view.preview.value and view.preview_button.disabled
+    view.preview_job.wait(timeout=120)
+    assert "5 training + 1 held-out" in view.preview.value and not view.preview_button.disabled
     assert 'class="wb-loss"' in view.preview.value and 'class="wb-ctx"' in view.preview.value
     view.preview_index.value = 1
     assert view._examples[1].id in view.preview.value
@@ -57,4 +60,36 @@ def test_stop_keeps_a_checkpoint_and_resume_finishes(data):
 def test_bad_data_path_is_explained(data, tmp_path):
     view = FinetuneView(model="tiny-llama", data=str(tmp_path / "nope.jsonl"))
     view.preview_button.click()
+    view.preview_job.wait(timeout=120)
     assert "does not exist" in view.preview.value
+
+
+def test_eta_counts_this_legs_steps_only():
+    assert remaining_s(10.0, 2, 3) == 15.0  # 2 steps in this leg took 10 s; 3 left
+    assert remaining_s(4.0, 0, 3) is None  # no step yet in this leg: no pace to go by
+
+
+def test_stop_says_so_and_resume_shows_the_whole_run(data):
+    view = FinetuneView(model="tiny-llama", name="w", data=str(data), steps=30, save_every=50, eval_every=2,
+                        tokens_per_batch=128)
+    view.start_button.click()
+    while view.job.done < 2 and view.job.running:
+        view.job._thread.join(0.05)
+    view.stop.click()
+    assert "stopping after the current step" in view.status.value and view.stop.disabled
+    first = view.job.wait(timeout=300)
+    assert first.status == "cancelled" and first.legs == 1 and view.stop.disabled
+
+    messages = []
+    view.status.observe(lambda change: messages.append(change["new"]), names="value")
+    view.resume.value = True
+    view.steps.value = first.step + 3
+    view.start_button.click()
+    done = view.job.wait(timeout=300)
+    train, held = view.curve.data
+    assert list(train.x) == list(range(1, done.step + 1))  # the first leg's steps are back on the curve
+    assert [h["step"] for h in first.history if "eval_loss" in h] == list(held.x)[:first.step // 2]
+    resumed = [m for m in messages if f"step {first.step + 1}/{done.step}" in m]
+    assert resumed and "left" in resumed[0]  # the ETA from this leg's first step, over the steps left
+    assert done.legs == 2 and done.wall_s >= first.wall_s and read_manifest("w")["legs"] == 2
+    assert "in 2 legs" in view.card.value

@@ -19,8 +19,18 @@ from workbench.finetune.adapters import (
 )
 from workbench.finetune.data import IGNORE, Example, collate, encode_dialogue, length_batches, load_examples
 from workbench.finetune.loss import loss_on_labels, output_cross_entropy
-from workbench.finetune.train import Checkpoint, TrainConfig, TrainResult, lora_config, run_dir, train
+from workbench.finetune.train import (
+    Checkpoint,
+    TrainConfig,
+    TrainResult,
+    checkpoint_history,
+    lora_config,
+    remaining_s,
+    run_dir,
+    train,
+)
 
-__all__ = ["IGNORE", "Checkpoint", "Example", "TrainConfig", "TrainResult", "adapter_dir", "collate",
-           "encode_dialogue", "length_batches", "list_adapters", "load_examples", "load_with_adapter", "lora_config",
-           "loss_on_labels", "merge", "merged_model", "output_cross_entropy", "read_manifest", "run_dir", "train"]
+__all__ = ["IGNORE", "Checkpoint", "Example", "TrainConfig", "TrainResult", "adapter_dir", "checkpoint_history",
+           "collate", "encode_dialogue", "length_batches", "list_adapters", "load_examples", "load_with_adapter",
+           "lora_config", "loss_on_labels", "merge", "merged_model", "output_cross_entropy", "read_manifest",
+           "remaining_s", "run_dir", "train"]

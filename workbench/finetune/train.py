@@ -22,7 +22,8 @@ from workbench.finetune.data import BatchStream, collate, load_examples
 from workbench.finetune.loss import held_out_loss, loss_on_labels
 from workbench.io import atomic_dir, check_writable, sha256_file, write_json
 
-__all__ = ["Checkpoint", "TrainConfig", "TrainResult", "lora_config", "run_dir", "train"]
+__all__ = ["Checkpoint", "TrainConfig", "TrainResult", "checkpoint_history", "lora_config", "remaining_s", "run_dir",
+           "train"]
 
 
 @dataclass
@@ -110,8 +111,9 @@ class TrainResult:
     eval_loss: float | None
     history: list[dict]
     adapter_dir: str | None
-    wall_s: float
+    wall_s: float  # all legs of the run together, not only the last one
     train_tok_s: float
+    legs: int = 1  # 1 + the number of resumes it took
 
 
 def lora_config(config: TrainConfig, n_layers: int):
@@ -134,7 +136,8 @@ class Checkpoint:
     ``settings`` (the TrainConfig as a dict, with the derived step count) must match to resume.
     """
 
-    COUNTERS = ("step", "history", "tokens", "train_s")
+    COUNTERS = ("step", "history", "tokens", "train_s", "wall_s", "legs")
+    DEFAULTS = {"wall_s": 0.0, "legs": 1}  # checkpoints written before these counters existed
 
     def __init__(self, name: str, settings: dict):
         self.root, self.settings = run_dir(name), settings
@@ -151,6 +154,15 @@ class Checkpoint:
     def saved(self) -> list[Path]:
         return sorted(p for p in self.root.glob("checkpoint-*") if (p / "state.pt").is_file()
                       and (p / "done").is_file())
+
+    def history(self) -> list[dict]:
+        """The logged records of the last complete checkpoint (empty when there is none), without touching a
+        model: a view redraws the steps done before a resume from them."""
+        import torch
+
+        saved = self.saved()
+        return list(torch.load(saved[-1] / "state.pt", weights_only=False, map_location="cpu")["history"]) \
+            if saved else []
 
     def clear(self) -> None:
         if self.root.exists():
@@ -192,7 +204,18 @@ class Checkpoint:
         torch.set_rng_state(state["rng"])
         if state.get("cuda_rng") and torch.cuda.is_available():
             torch.cuda.set_rng_state_all(state["cuda_rng"])
-        return {k: state[k] for k in self.COUNTERS}
+        return {k: state[k] if k in state else self.DEFAULTS[k] for k in self.COUNTERS}
+
+
+def checkpoint_history(name: str) -> list[dict]:
+    """The records a resume of run ``name`` starts from: what its loss curve showed before it stopped."""
+    return Checkpoint(name, {}).history()
+
+
+def remaining_s(elapsed_s: float, done: int, left: int) -> float | None:
+    """Seconds left at this leg's pace: ``elapsed_s`` over the ``done`` steps of this leg (not since step 0, so
+    a resume neither counts the earlier legs' steps as free nor model loading as a step), times ``left``."""
+    return elapsed_s / done * left if done > 0 else None
 
 
 def _optimiser(model, config: TrainConfig, steps: int):
@@ -206,15 +229,15 @@ def _optimiser(model, config: TrainConfig, steps: int):
     return params, opt, sched
 
 
-def _summary(config, status, counters, steps, t_start) -> TrainResult:
+def _summary(config, status, counters, steps) -> TrainResult:
     history = counters["history"]
     eval_losses = [h["eval_loss"] for h in history if h.get("eval_loss") is not None]
     train_losses = [h["train_loss"] for h in history[-10:]]
     return TrainResult(config.name, status, counters["step"], steps,
                        sum(train_losses) / len(train_losses) if train_losses else None,
                        eval_losses[-1] if eval_losses else None, history, None,
-                       round(time.perf_counter() - t_start, 1),
-                       round(counters["tokens"] / max(counters["train_s"], 1e-9), 1))
+                       round(counters["wall_s"], 1), round(counters["tokens"] / max(counters["train_s"], 1e-9), 1),
+                       counters["legs"])
 
 
 def _save_adapter(model, config: TrainConfig, result: TrainResult, spec, files, sizes: tuple[int, int],
@@ -229,7 +252,7 @@ def _save_adapter(model, config: TrainConfig, result: TrainResult, spec, files, 
             "data": {str(f): sha256_file(f) for f in files}, "train_dialogues": sizes[0],
             "eval_dialogues": sizes[1], "hyperparameters": asdict(config) | {"steps": result.steps},
             "steps": result.step, "train_loss": result.train_loss, "eval_loss": result.eval_loss,
-            "wall_s": result.wall_s, "train_tok_s": result.train_tok_s, "processes": processes,
+            "wall_s": result.wall_s, "legs": result.legs, "train_tok_s": result.train_tok_s, "processes": processes,
             "workbench": __version__, "created": time.strftime("%Y-%m-%dT%H:%M:%S")})
     return out
 
@@ -238,8 +261,9 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Callable[[int,
           cancel=None) -> TrainResult:
     """Train a LoRA adapter; checkpoints every ``save_every`` steps; ``resume`` continues the last one.
 
-    ``progress(step, steps, record)`` gets each logged record (train loss, eval loss, tokens/s) for
-    live curves. On cancel the current step finishes, a checkpoint is kept, and no adapter is saved.
+    ``progress(step, steps, record)`` gets each logged record (train loss, eval loss, tokens/s) for live
+    curves, with ``eta_s``: the seconds left at this leg's pace. On cancel the current step finishes, a
+    checkpoint is kept, and no adapter is saved. ``wall_s`` and ``legs`` of the result add up every leg.
     """
     import torch
     from accelerate import Accelerator
@@ -271,11 +295,17 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Callable[[int,
     inner = accelerator.unwrap_model(model)  # the loss runs here, skipping logits nobody needs
 
     ckpt = Checkpoint(config.name, asdict(config) | {"steps": steps})
-    counters = {"step": 0, "history": [], "tokens": 0, "train_s": 0.0}
-    if resume:
-        counters = ckpt.resume(inner, opt, sched) or counters
-    else:
+    counters = {"step": 0, "history": [], "tokens": 0, "train_s": 0.0, "wall_s": 0.0, "legs": 1}
+    if resume and (saved := ckpt.resume(inner, opt, sched)):
+        counters = saved | {"legs": saved["legs"] + 1}
+    elif not resume:
         ckpt.clear()
+    earlier_wall, first_step, t_loop = counters["wall_s"], counters["step"], time.perf_counter()
+
+    def save():  # the wall time so far travels with the checkpoint, so the next leg adds to it
+        counters["wall_s"] = earlier_wall + time.perf_counter() - t_start
+        ckpt.save(inner, opt, sched, counters)
+
     pad = tok.pad_token_id if tok.pad_token_id is not None else 0
     status = "done"
     while counters["step"] < steps:
@@ -307,14 +337,15 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Callable[[int,
         if config.eval_every and (step % config.eval_every == 0 or step == steps):
             record["eval_loss"] = held_out_loss(inner, eval_set, config.tokens_per_batch, pad, accelerator.device)
         counters["history"].append(record)
-        if progress:
-            progress(step, steps, record)
+        if progress:  # the ETA is for the live view only, not part of the run's history
+            progress(step, steps, record | {"eta_s": remaining_s(time.perf_counter() - t_loop, step - first_step,
+                                                                steps - step)})
         if config.save_every and step % config.save_every == 0 and step < steps and accelerator.is_main_process:
-            ckpt.save(inner, opt, sched, counters)
+            save()
     if status == "cancelled" and accelerator.is_main_process:
-        ckpt.save(inner, opt, sched, counters)
-
-    result = _summary(config, status, counters, steps, t_start)
+        save()
+    counters["wall_s"] = earlier_wall + time.perf_counter() - t_start
+    result = _summary(config, status, counters, steps)
     if status == "done" and accelerator.is_main_process:
         out = _save_adapter(inner, config, result, spec, files, (len(train_set), len(eval_set)), world)
         result.adapter_dir = str(out)
