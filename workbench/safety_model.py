@@ -17,8 +17,9 @@ How: 85 % of the messages train both (MiniLM: 4 epochs of 128 tokens, AdamW with
 steps: about 15-20 minutes on two cores, 44 with other jobs sharing them); 15 %, stratified by category and
 language, choose the risk threshold (the highest keeping ``RECALL_TARGET`` recall on them) and give the
 report. Nothing is tuned on the frozen test split. The network runs as an ONNX export (fp32; 4× faster than
-PyTorch on one message here). Everything is cached by the SHA-256 of the training files and these settings: ``make setup`` trains once (``workbench screen --train``),
-later processes load in seconds, the files checked against the SHA-256 recorded when saved.
+PyTorch on one message here). Everything is cached by the SHA-256 of the training files and these
+settings: ``make setup`` trains once (``workbench screen --train``), later processes load in seconds, the
+files checked against the SHA-256 recorded when saved.
 """
 
 from __future__ import annotations
