@@ -11,7 +11,7 @@ export PYTHONUNBUFFERED := 1
 # Test/notebook runs use a throwaway exports dir; the model cache is shared and kept.
 TEST_EXPORTS ?= $(CURDIR)/.test-exports
 
-.PHONY: setup demo lab test test-fast bench browser check clean
+.PHONY: setup demo lab test test-fast bench browser check clean classroom
 
 $(PY):
 	python3 -m venv $(VENV)
@@ -35,6 +35,16 @@ demo: setup
 
 lab: setup
 	$(VENV)/bin/jupyter lab notebooks
+
+# Students' apps through Voila: widgets and prose only, no code (sources stripped, tracebacks hidden). Each browser tab
+# gets its own kernel. CLASSROOM_IP=0.0.0.0 serves the room's network, not only this machine.
+CLASSROOM_PORT ?= 8866
+CLASSROOM_IP ?= 127.0.0.1
+classroom: setup
+	@echo "Classroom apps at http://$(CLASSROOM_IP):$(CLASSROOM_PORT)/  (prompt lab: /voila/render/prompt_lab.ipynb," \
+	  "review: /voila/render/review.ipynb); Ctrl-C stops"
+	$(VENV)/bin/voila notebooks/classroom/apps --no-browser --Voila.ip=$(CLASSROOM_IP) --port=$(CLASSROOM_PORT) \
+	  --Voila.port_retries=0 --strip_sources=True --show_tracebacks=False --theme=light --show-margins
 
 # Debian's Chromium for the browser tests (never `playwright install`: it downloads a browser).
 browser:
