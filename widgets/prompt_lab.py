@@ -125,8 +125,12 @@ class PromptLabView(JobView, W.VBox):
             col.text.value, col.name.value = self.prompts[preset].text, preset
 
     def _refresh_save_choices(self) -> None:
+        """Keep the chosen column while it exists; otherwise choose the last one, the one a user adds and edits
+        (a blank choice used to save the first column, the baseline, without saying so)."""
         if hasattr(self, "save_which"):
+            keep = self.save_which.value
             self.save_which.options = [(c.name.value, i) for i, c in enumerate(self.columns)]
+            self.save_which.value = keep if keep is not None and keep < len(self.columns) else len(self.columns) - 1
 
     def variants(self) -> dict[str, str]:
         """The columns as {name: system prompt}; repeated names get a suffix so no column is lost."""
@@ -221,7 +225,7 @@ class PromptLabView(JobView, W.VBox):
         from workbench.prompt_lab import save_prompt
 
         try:
-            col = self.columns[self.save_which.value or 0]
+            col = self.columns[self.save_which.value]
             p = save_prompt(self.save_name.value, col.text.value, self.save_note.value, self.save_author.value)
         except (WorkbenchError, OSError) as exc:
             self.save_status.value = status_html(error_text(exc), "error")

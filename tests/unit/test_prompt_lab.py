@@ -152,13 +152,17 @@ def test_widget_columns_and_presets():
     from widgets.prompt_lab import PromptLabView
 
     view = PromptLabView(model="tiny-llama")
+    assert view.save_which.value == 1  # Save saves the column a user edits, never a silent blank choice
     view.add.click()
+    assert view.save_which.value == 1  # a new column keeps the choice
     view.add.click()
     view.add.click()
     assert len(view.columns) == 4
+    view.save_which.value = 3
     view.columns[2].preset.value = "socratic"
     assert view.columns[2].name.value == "socratic" and "guided discovery" in view.columns[2].text.value
     view.remove.click()
+    assert view.save_which.value == 2  # the chosen column is gone: the last one left
     view.remove.click()
     view.remove.click()
     assert len(view.columns) == 2
