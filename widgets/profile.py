@@ -8,6 +8,7 @@ import html
 import ipywidgets as W
 
 from widgets.common import JobPanel, JobView, button, hrow, model_picker, with_class
+from widgets.figures import FigureView
 from workbench.formatting import number, scroll_box
 from workbench.jobs import Job
 
@@ -42,7 +43,7 @@ class ProfileView(JobView, W.VBox):
         self.run = button("Run profile", "primary", "wb-profile-run", icon="play")
         self.panel = JobPanel(self.run, "wb-profile", bar="Scored", progress="{done}/{total} item-variants scored{eta}")
         self.table = W.HTML()
-        self.plots = W.VBox()
+        self.plots = with_class(W.VBox(), "wb-profile-plots")
         self.profile = None
         self.runs: list = []  # every finished profile, so runs of one inventory overlay and compare
         self.saved = None
@@ -79,8 +80,6 @@ class ProfileView(JobView, W.VBox):
         return p
 
     def _show(self, p) -> None:
-        import plotly.graph_objects as go
-
         from workbench.population import compare
         from workbench.psychometrics import against_reference
         from workbench.report import item_heatmap, profile_radar, reliability_panel
@@ -100,7 +99,7 @@ class ProfileView(JobView, W.VBox):
         self.table.value = scroll_box(
             "<table class='wb-profile-table'><tr><th>trait</th><th>mean [95% CI]</th><th>α</th>"
             f"<th>ω</th><th>order ρ</th><th>verdict</th><th>reference</th><th>{first}</th></tr>{rows}</table>")
-        self.plots.children = [go.FigureWidget(f) for f in
+        self.plots.children = [FigureView(f) for f in
                                (profile_radar(same, reference=self.references.get(self.reference.value)),
                                 reliability_panel(p), item_heatmap(p))]
 
@@ -122,8 +121,6 @@ class ProfileView(JobView, W.VBox):
         return r
 
     def _show_comparison(self, r: dict) -> None:
-        import plotly.graph_objects as go
-
         from workbench.population import profiles_of
         from workbench.report import mtmm_heatmap, profile_radar, shift_forest
 
@@ -144,4 +141,4 @@ class ProfileView(JobView, W.VBox):
         figs = [profile_radar(list(profiles.values()), reference=ref, labels=list(profiles)),
                 shift_forest(r["shift"], f"Shift {b} − {a} (paired over respondents)")]
         figs += [mtmm_heatmap(t, f"MTMM, {c}") for c, t in r["mtmm"].items() if t]
-        self.plots.children = [go.FigureWidget(f) for f in figs]
+        self.plots.children = [FigureView(f) for f in figs]

@@ -8,6 +8,7 @@ from pathlib import Path
 import ipywidgets as W
 
 from widgets.common import JobPanel, JobView, button, status_html, with_class
+from widgets.figures import FigureView
 
 __all__ = ["TraceView"]
 
@@ -48,8 +49,6 @@ class TraceView(JobView, W.VBox):
         return self.traces[self.pick.value]
 
     def show(self) -> None:
-        import plotly.graph_objects as go
-
         from workbench.report import trace_timeline
         from workbench.trace_html import revision_html, span_tree_html
 
@@ -57,7 +56,7 @@ class TraceView(JobView, W.VBox):
         self.answer.value = (f"<div style='white-space:pre-wrap;border-left:4px solid #27ab83;padding:4px 10px'>"
                              f"{html.escape(t.answer)}</div>")
         self.tree.value = span_tree_html(t)
-        self.timeline.children = [go.FigureWidget(trace_timeline(t))]
+        self.timeline.children = [FigureView(trace_timeline(t))]
         chunks = [c for s in t.spans if s.kind == "retriever" for c in s.attributes.get("chunks", [])]
         self.chunks.value = "".join(
             f"<div><b>[{html.escape(c['card'])}]</b> {html.escape(c['heading'])} · score {c['score']:.3f}"

@@ -8,6 +8,7 @@ import sys
 import time
 
 from workbench import cli_judgments as judgments
+from workbench import cli_search as search
 from workbench import cli_traces as traces
 
 __all__ = ["build_parser", "main"]
@@ -179,21 +180,6 @@ def _index(args) -> int:
     return 0
 
 
-def _search(args) -> int:
-    from workbench import retrieval
-
-    stale = retrieval.stale_inputs(args.name)
-    if stale:
-        print(f"warning: index {args.name!r} is stale ({len(stale)} input(s) changed); rebuild with "
-              f"workbench index --name {args.name}", file=sys.stderr)
-    hits = retrieval.Index(args.name).search(args.query, args.limit, topic=args.topic)
-    if args.json:
-        print(json.dumps([{**h.__dict__, "citation": h.citation} for h in hits], indent=2, ensure_ascii=False))
-    for h in [] if args.json else hits:
-        print(f"{h.score:.3f}  {h.citation:<40} {h.heading}\n       {h.text[:160]}…")
-    return 0
-
-
 def _ask(args) -> int:
     from workbench.agent import Agent, AgentConfig
 
@@ -320,13 +306,7 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--upsert", default=None, help="add a folder of documents to an existing index")
     s.set_defaults(func=_index)
 
-    s = sub.add_parser("search", help="hybrid search of an index, with citations")
-    s.add_argument("query")
-    s.add_argument("--name", default="knowledge")
-    s.add_argument("--limit", type=int, default=5)
-    s.add_argument("--topic", default=None)
-    s.add_argument("--json", action="store_true")
-    s.set_defaults(func=_search)
+    search.add(sub)  # search, marking hits under the score floor
 
     s = sub.add_parser("ask", help="answer through the coTherapist agent loop, with a trace")
     s.add_argument("query")

@@ -2,6 +2,8 @@
 
 import json
 
+import ipywidgets as W
+
 from widgets.profile import ProfileView
 
 
@@ -18,6 +20,27 @@ def test_run_shows_plots_and_saves_profile():
     assert view.reference.value == "therapist-empathy" and "high →" in view.table.value
 
 
+def _traces_when_opened(state: dict) -> int:
+    """Traces a plot's widget carries in the state it opens with (what a browser draws if it shows the plot before
+    later messages are applied)."""
+    if "_widget_data" in state:  # a go.FigureWidget
+        return len(state["_widget_data"])
+    return sum(len(o["data"].get("application/vnd.plotly.v1+json", {}).get("data", [])) for o in state["outputs"])
+
+
+def test_plots_open_with_their_traces(monkeypatch):
+    """Issue #20: the first run's radar and reliability were empty axes in the browser. A FigureWidget opens with no
+    traces and sends them after; a browser that showed it before its 5 MB module was ready drew it empty."""
+    opened = {}
+    monkeypatch.setattr(W.Widget, "_widget_construction_callback", lambda w: opened.setdefault(id(w), w.get_state()))
+    view = ProfileView(model="tiny-llama", inventory="empathy", n_variants=4)
+    view.run.click()
+    view.job.wait(timeout=300)
+    assert len(view.plots.children) == 3
+    for plot in view.plots.children:
+        assert _traces_when_opened(opened[id(plot)]) == len(plot.figure.data) > 0
+
+
 def test_second_run_overlays_and_compares():
     view = ProfileView(model="tiny-llama", inventory="empathy", persona=None, n_variants=4)
     view.run.click()
@@ -25,7 +48,7 @@ def test_second_run_overlays_and_compares():
     view.persona.value = "cotherapist"
     view.run.click()
     view.job.wait(timeout=300)
-    radar = view.plots.children[0]
+    radar = view.plots.children[0].figure
     names = [t.name for t in radar.data if t.name]
     assert len(names) == 3 and "reference direction" in names  # both runs and the reference drawn
     assert "Δ vs run 1 (no persona)" in view.table.value
@@ -46,7 +69,7 @@ def test_compare_overlays_configurations_with_shift_and_mtmm():
     r = view.job.wait(timeout=600)
     assert set(r["configs"]) == {"base", "prompted"} and view.saved.name == "comparison.json"
     assert "shift prompted − base" in view.table.value and "4 variants" in view.table.value
-    radar, forest, *mtmm = view.plots.children
+    radar, forest, *mtmm = (v.figure for v in view.plots.children)
     assert {"base", "prompted", "reference direction"} <= {t.name for t in radar.data if t.name}
     assert len({th for t in radar.data for th in t.theta}) == 5  # profiles and reference on the same five axes
     assert len(forest.data[0].y) == 5 and len(mtmm) == 2 and "MTMM, base" in mtmm[0].layout.title.text

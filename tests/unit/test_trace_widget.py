@@ -28,7 +28,7 @@ def test_inspector_shows_every_part(traces, tmp_path):
     assert len(view.pick.options) == 2
     assert view.tree.value.count("<details class='wb-span'") == len(traces[0].spans)
     assert "[" in view.chunks.value and "screen_input" in view.safety.value
-    assert len(view.timeline.children[0].data) >= 4  # one bar trace per span kind present
+    assert len(view.timeline.children[0].figure.data) >= 4  # one bar trace per span kind present
     view.pick.value = 1
     assert "background:#ffe3e3" in view.safety.value and "imminent" in view.safety.value
 
