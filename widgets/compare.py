@@ -23,6 +23,7 @@ from widgets.common import (
     model_picker,
     with_class,
 )
+from widgets.figures import FigureView
 from workbench.formatting import duration, frame_html, number, scroll_box, value
 from workbench.jobs import Job
 
@@ -141,8 +142,6 @@ class CompareView(JobView, W.VBox):
 
     # ---- showing ----
     def show(self, r) -> None:
-        import plotly.graph_objects as go
-
         from workbench.report import dimension_bars
         from workbench.results import summary_frame
 
@@ -150,7 +149,7 @@ class CompareView(JobView, W.VBox):
         self.trace_box.children = []
         frame = summary_frame(r.summary)
         self.table.value = frame_html(frame, "wb-compare-summary") if not frame.empty else "<i>No answers yet.</i>"
-        self.chart.children = [go.FigureWidget(dimension_bars(r.summary))]
+        self.chart.children = [FigureView(dimension_bars(r.summary))]
         self.pick.options = [(f"{x.query_id} · {x.config} · T-BARS {number(x.tbars_mean)}"
                               + (" · risk" if x.risk else ""), i) for i, x in enumerate(r.rows)]
         self.pick.value = 0 if r.rows else None

@@ -7,6 +7,7 @@ import html
 import ipywidgets as W
 
 from widgets.common import JobPanel, JobView, button, model_picker
+from widgets.figures import FigureView
 from workbench.jobs import Job
 
 __all__ = ["ExportView", "parity_table_html"]
@@ -53,8 +54,6 @@ class ExportView(JobView, W.VBox):
         return self.panel.run(self._work, "export", "Starting the export…")
 
     def _work(self, job: Job):
-        import plotly.graph_objects as go
-
         from workbench.parity import export_and_compare
         from workbench.report import speed_chart
 
@@ -69,6 +68,6 @@ class ExportView(JobView, W.VBox):
             self.panel.say("Stopped; finished variants are kept and reused next time.", "warn")
             return r
         self.table.value = parity_table_html(r["parity"])
-        self.plot.children = [go.FigureWidget(speed_chart(r["speed"]))]
+        self.plot.children = [FigureView(speed_chart(r["speed"]))]
         self.panel.say(f"Done. Variants in {r['export'].root}", "ok")
         return r

@@ -76,6 +76,9 @@ class FinetuneView(JobView, W.VBox):
     def _figure():
         import plotly.graph_objects as go
 
+        # A FigureWidget, not a FigureView (widgets/figures.py): the loss curve grows a point at a time while training
+        # runs, which only a live widget can show. Its late-arriving traces (issue #20) do no harm here: it opens empty
+        # by design, and its points come while training runs, long after its front end has loaded.
         fig = go.FigureWidget(layout=dict(height=300, margin=dict(l=40, r=10, t=30, b=40), title="Loss",
                                           xaxis_title="step", yaxis_title="loss per assistant token"))
         fig.add_scatter(x=[], y=[], mode="lines+markers", name="train")

@@ -19,6 +19,7 @@ from widgets.common import (
     status_html,
     with_class,
 )
+from widgets.figures import FigureView
 from workbench.formatting import number, scroll_box
 from workbench.jobs import Job
 
@@ -164,8 +165,6 @@ class PromptLabView(JobView, W.VBox):
 
     # ---- showing ----
     def _show(self, g) -> None:
-        import plotly.graph_objects as go
-
         from workbench.prompt_lab import summary_figure
 
         if not g.cells:
@@ -217,7 +216,7 @@ class PromptLabView(JobView, W.VBox):
                 f"({html.escape(first)}).</div>" if goal else "")
         self.summary.value = scroll_box(f"<table class='wb-lab-summary-table'><tr><th>variant</th>{heads}<th>n</th>"
                                         f"</tr>{body}</table>") + note
-        self.plot.children = [go.FigureWidget(summary_figure(g, goal or None))]
+        self.plot.children = [FigureView(summary_figure(g, goal or None))]
 
     # ---- saving ----
     def save_variant(self):

@@ -8,6 +8,7 @@ import html
 import ipywidgets as W
 
 from widgets.common import WIDE_LABEL, JobPanel, JobView, button, error_text, full_width, status_html, with_class
+from widgets.figures import FigureView
 from workbench.jobs import Job
 
 __all__ = ["SafetyView", "highlight"]
@@ -87,8 +88,6 @@ class SafetyView(JobView, W.VBox):
         return self.panel.run(self._evaluate, "screen-eval", "Loading the screen…")
 
     def _evaluate(self, job: Job):
-        import plotly.graph_objects as go
-
         from workbench.report import screen_confusion
         from workbench.screen_eval import evaluate_file, format_report
 
@@ -101,7 +100,7 @@ class SafetyView(JobView, W.VBox):
             ev.misses, ev.false_alarms = [], []
         self.evaluation = ev
         self.report.value = f"<pre style='white-space:pre-wrap'>{html.escape(format_report(ev))}</pre>"
-        self.confusion.children = [go.FigureWidget(screen_confusion(ev))]
+        self.confusion.children = [FigureView(screen_confusion(ev))]
         self.panel.say(f"Recall {ev.recall['mean']:.3f}, precision {ev.precision['mean']:.3f} on {ev.n} messages "
                        f"({ev.ms_per_message} ms each)", "ok")
         return ev

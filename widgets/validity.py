@@ -9,23 +9,22 @@ import html
 import ipywidgets as W
 
 from widgets.common import WIDE_LABEL, JobPanel, JobView, button, hrow, with_class
+from widgets.figures import FigureView
 from workbench.jobs import Job
 
 __all__ = ["ValidityView"]
 
 
 def _figures(report: dict) -> list:
-    import plotly.graph_objects as go
-
     from workbench.report import coder_calibration, coder_confusion
 
     heads = report.get("heads", {})
     if not heads:
         return []
-    grid = [go.FigureWidget(coder_confusion(h, st)) for h, st in heads.items()]
-    rows = [W.HBox(grid[i:i + 3]) for i in range(0, len(grid), 3)]
+    grid = [FigureView(coder_confusion(h, st)) for h, st in heads.items()]
+    rows = [hrow(grid[i:i + 3]) for i in range(0, len(grid), 3)]  # wrap in a narrow notebook, never clipped
     if any(st.get("calibration") for st in heads.values()):
-        rows.append(go.FigureWidget(coder_calibration(heads)))
+        rows.append(FigureView(coder_calibration(heads)))
     return rows
 
 

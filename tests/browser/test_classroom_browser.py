@@ -131,8 +131,12 @@ def test_student_edits_prompt_runs_it_and_sees_scores(classroom, app, tmp_path):
     app.locator("button.wb-lab-run").first.click()
     # the first click waits for the kernel; generating and scoring 2 variants x 2 queries takes a while when busy
     app.locator(".wb-lab-summary table").first.wait_for(timeout=300_000)
+    # drawn by plotly's mime renderer (its JupyterLab extension, which Voilà loads) from the output's figure bundle,
+    # with both variants' bars: not a FigureWidget, whose traces could arrive after a slow front end drew it (#20)
     app.wait_for_function("() => { const p = document.querySelector('.js-plotly-plot');"
-                          " return p && p.data && p.data.length === 2 && p.data[0].y.length > 0; }", timeout=120_000)
+                          " return p && p.data && p.data.length === 2 && p.data[0].y.length > 0"
+                          " && p.matches('.widget-output .jp-RenderedPlotly'); }",
+                          timeout=120_000)
     app.wait_for_function("() => document.querySelector('.wb-lab-status').innerText.includes('Done')",
                           timeout=120_000)
     app.locator(".wb-lab-summary").first.scroll_into_view_if_needed()  # Voilà scrolls its own box, not the page

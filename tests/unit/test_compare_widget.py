@@ -43,7 +43,7 @@ def test_run_fills_table_chart_and_drill_down(ran):
     assert not view.run.disabled and view.stop.disabled
     assert "wb-compare-summary" in view.table.value and "cotherapist" in view.table.value
     assert "empathy" in view.table.value and "diff_vs_base" in view.table.value
-    fig = view.chart.children[0]
+    fig = view.chart.children[0].figure
     assert [t.name for t in fig.data] == ["base", "cotherapist"] and len(fig.data[0].x) == 8
     labels = [label for label, _ in view.pick.options]
     assert len(labels) == 4 and any("q2 · cotherapist" in x and "risk" in x for x in labels)
@@ -89,7 +89,7 @@ def test_open_saved_run_without_a_generator(ran, monkeypatch):
     view.saved_path.value = r.out_dir
     view.open_btn.click()
     assert "Opened" in view.status.value and len(view.result.rows) == 4
-    assert "cotherapist" in view.table.value and len(view.chart.children[0].data) == 2
+    assert "cotherapist" in view.table.value and len(view.chart.children[0].figure.data) == 2
     assert len(view.pick.options) == 4
     view.pick.value = 3
     tv = view.open_trace()
@@ -126,7 +126,7 @@ def test_numbers_are_readable_and_tables_scroll_in_their_own_box():
     view = CompareView(model="tiny-llama")
     run = _saved_run(list(CONFIGS))
     view.show(run)
-    assert [t.name for t in view.chart.children[0].data] == list(CONFIGS)  # all five, in the ladder's order
+    assert [t.name for t in view.chart.children[0].figure.data] == list(CONFIGS)  # all five, in the ladder's order
     table = view.table.value
     assert table.startswith('<div class="wb-scroll" style="overflow-x:auto;max-width:100%">')
     assert "tbars_mean" in table and "wb-compare-summary" in table

@@ -14,7 +14,8 @@ def test_export_shows_parity_and_speed(tmp_path, monkeypatch):
     assert [p["variant"] for p in r["parity"]] == ["fp32", "int8"]
     assert "wb-parity" in view.table.value and "faithful" in view.table.value
     assert [s["backend"] for s in r["speed"]] == ["torch", "onnx", "onnx"]
-    (fig,) = view.plot.children
+    (plot,) = view.plot.children
+    fig = plot.figure
     assert [t.name for t in fig.data] == ["decode", "prefill", "loaded (RSS added)", "weights on disk"]
     assert (tmp_path / "onnx" / "tiny-llama" / "int8" / "parity.json").is_file()
     assert "Done" in view.status.value and not view.start_button.disabled

@@ -1,7 +1,16 @@
 """Checks the notebooks' last cells used to make, kept here so the notebooks stay for people (they now end in
 plain examples). Most such checks already live beside their widget's tests; these had no home there."""
 
+import ast
+import json
+from pathlib import Path
+
 from workbench.ratings import items_from
+
+NOTEBOOKS = Path(__file__).resolve().parents[2] / "notebooks"
+# nbgrader's exercise sources (and the copies nbgrader makes of them) end in autograded test cells that assert: they
+# are the students' checks, not prose for people
+EXERCISES = {NOTEBOOKS / "classroom" / d for d in ("source", "release", "submitted", "autograded", "feedback")}
 
 ITEMS = [  # notebook 06's study: a plain and a skilled reply to each of three messages
     ("Since my exam results came out I lie awake every night going over them.",
@@ -50,3 +59,32 @@ def test_notebook_09_a_clinicians_note_is_about_the_client_and_an_idiom_is_nothi
     view.message.value = "this commute is killing me"
     view.screen_btn.click()
     assert not view.last.risk, view.last
+
+
+def _assert_lines(nb: dict) -> list[str]:
+    """The first line of each ``assert`` statement in the notebook's code cells (magics turned into Python first)."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    found = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] == "code":
+            src = TransformerManager().transform_cell("".join(cell["source"]))
+            found += [f"cell {i}: {src.splitlines()[n.lineno - 1].strip()}" for n in ast.walk(ast.parse(src))
+                      if isinstance(n, ast.Assert)]
+    return found
+
+
+def test_the_check_finds_an_assert_among_magics():
+    cell = {"cell_type": "code", "source": ["%time x = 1\n", "if x:\n", "    assert x == 1, 'x'\n"]}
+    prose = {"cell_type": "markdown", "source": "assert"}
+    assert _assert_lines({"cells": [prose, cell]}) == ["cell 1: assert x == 1, 'x'"]
+
+
+def test_user_notebooks_have_no_bare_asserts():
+    """Notebooks are for people: a check a notebook once made lives in tests/ (like the ones above), not as an assert
+    a reader trips over. Recursive, so the Voilà apps in classroom/apps are covered too."""
+    books = [p for p in sorted(NOTEBOOKS.rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts
+             and not any(d in p.parents for d in EXERCISES)]
+    assert NOTEBOOKS / "classroom" / "apps" / "prompt_lab.ipynb" in books and len(books) >= 10
+    found = {str(p.relative_to(NOTEBOOKS)): a for p in books if (a := _assert_lines(json.loads(p.read_text())))}
+    assert not found, f"asserts in user notebooks (move them to tests/): {found}"

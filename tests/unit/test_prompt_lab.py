@@ -6,6 +6,7 @@ import pytest
 
 from workbench.corpora import DIMENSIONS, load_prompts, user_prompts_path
 from workbench.errors import WorkbenchError
+from workbench.formatting import SCROLL_STYLE
 from workbench.prompt_lab import Grid, load_grid, run_grid, save_prompt
 
 # a client asking about worry ("is this generalised anxiety?"); a parent who thought of not being around. The
@@ -124,6 +125,11 @@ def test_widget_runs_shows_grid_and_saves(exports):
     assert g.complete and len(g.cells) == 4 and set(g.variants) == {"baseline", "my-socratic"}
     assert "own-2" in view.table.value and "<details>" in view.table.value
     assert "exploration ★" in view.summary.value and len(view.plot.children) == 1
+    # the grid and the summary each scroll in their own box: wide tables never run off the page (or the Voilà app)
+    scroll = f'<div class="wb-scroll" style="{SCROLL_STYLE}"><table'
+    for box in (view.table, view.summary):
+        assert box.value.startswith(scroll) and box.value.count("<table") == 1, box.value[:200]
+    assert [t.name for t in view.plot.children[0].figure.data] == ["baseline", "my-socratic"]
     assert view.saved.is_file() and view.bar.value == view.bar.max == 4
     assert not view.run.disabled and view.stop.disabled and "Done" in view.status.value
 

@@ -10,6 +10,7 @@ from traitlets import TraitError
 from widgets.review import SELECTED, ReviewView
 from workbench import ratings
 from workbench.errors import WorkbenchError
+from workbench.formatting import SCROLL_STYLE
 
 ITEMS = [
     ("I can't sleep since my exam results came out.",
@@ -117,6 +118,10 @@ def test_two_raters_alpha_and_summary_shape():
     assert s.alpha.shape[0] == len(dims) + 3
     assert set(s.automatic.index) == set(dims) | {"overall"} and s.automatic.loc["overall", "n"] == 4 * len(dims)
     assert "wb-review-alpha" in view.summary_html.value
+    # means, agreement and the automatic scorer each scroll sideways in their own box (formatting.scroll_box): a wide
+    # summary stays inside its tab instead of running off the page (issue #20)
+    out, scroll = view.summary_html.value, f'<div class="wb-scroll" style="{SCROLL_STYLE}"><table'
+    assert out.count("<table") == out.count(scroll) == 3, out
 
 
 def test_bad_input_is_explained():

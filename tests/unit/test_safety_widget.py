@@ -48,7 +48,7 @@ def test_evaluate_a_labelled_file_with_a_confusion_view(tmp_path):
     view.eval_btn.click()
     ev = view.job.wait(timeout=300)
     assert ev.n == 3 and "recall per category" in view.report.value and "Recall" in view.status.value
-    heat = view.confusion.children[0].data[0]
+    heat = view.confusion.children[0].figure.data[0]
     assert sum(map(sum, heat.z)) == 3 and "none" in heat.y
     assert ev.misses == [] and ev.false_alarms == []  # not listed unless asked
     view.file.value = "  "

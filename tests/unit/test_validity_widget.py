@@ -18,7 +18,7 @@ def test_panel_shows_cross_validation_and_validates_a_file(tmp_path):
     assert view.cv is not None, "weights/cv.json ships with the coders"
     cv_box = view.children[0].children[0]
     assert "Cross-validated" in cv_box.children[0].value and "macro-F1" in cv_box.children[1].value
-    heats = [f for row in cv_box.children[2:] for f in getattr(row, "children", [row]) if hasattr(f, "data")]
+    heats = [v.figure for row in cv_box.children[2:] for v in getattr(row, "children", [row])]
     assert any(f.data[0].type == "heatmap" for f in heats) and any(f.data[0].type == "scatter" for f in heats)
 
     path = tmp_path / "few.jsonl"
@@ -31,7 +31,7 @@ def test_panel_shows_cross_validation_and_validates_a_file(tmp_path):
     rep = view.job.wait(timeout=300)
     assert rep["n_pairs"] == 3 and "Validated 3 pairs" in view.status.value
     assert "question" in view.report.value and "kappa" in view.report.value
-    z = view.plots.children[0].children[0].data[0].z
+    z = view.plots.children[0].children[0].figure.data[0].z
     assert sum(map(sum, z)) == 3
     view.file.value = str(tmp_path / "absent.jsonl")
     view.validate_btn.click()
