@@ -132,13 +132,52 @@ def bench_profile() -> dict:
     from workbench.inventories import load_personas
 
     few = load_personas()[:5]
-    t_pop, pop = timed(lambda: profile(gen, inv, persona="cotherapist", personas=few, n_variants=4))
+    with _TokenCount(gen.model) as tokens:
+        t_pop, pop = timed(lambda: profile(gen, inv, persona="cotherapist", personas=few, n_variants=4))
+    floor = tokens.n * 2 * _weights(gen.model) / (_gemm_gflops() * 1e9)
     out = {"population_profile_s": round(t_pop * 50 / len(few), 1), "population_profile_timed_personas": len(few),
-           "population_item_prompts_per_s": round(len(pop.responses) / t_pop, 1)}
+           "population_item_prompts_per_s": round(len(pop.responses) / t_pop, 1),
+           "population_tokens_per_item": round(tokens.n / len(pop.responses), 1),
+           "population_profile_floor_s": round(floor * 50 / len(few), 1),
+           "population_profile_gemm_fraction": round(floor / t_pop, 2)}
     return {**out, "profile_seconds": round(t_full + t_score, 1), "profile_item_variants": len(responses),
             "profile_seconds_onnx": round(t_onnx, 1), "profile_seconds_per_960_onnx": round(t_onnx / n * 960, 1),
             "profile_speedup_vs_generate": round(gen_s / lik_s, 1),
             "generate_parse_valid_rate": round(parsed / (2 * len(items)), 2)}
+
+
+class _TokenCount:
+    """Counts the token positions (padding included: it is computed too) every forward pass of ``model`` gets."""
+
+    def __init__(self, model):
+        self.model, self.n = model, 0
+
+    def __enter__(self):
+        def count(_module, args, kwargs):
+            ids = kwargs.get("input_ids", args[0] if args else None)
+            self.n += int(ids.numel()) if ids is not None else 0
+
+        self.hook = self.model.register_forward_pre_hook(count, with_kwargs=True)
+        return self
+
+    def __exit__(self, *exc):
+        self.hook.remove()
+
+
+def _weights(model) -> int:
+    """Weights multiplied per token: all but the embedding (the output layer runs only on the columns read)."""
+    return sum(p.numel() for name, p in model.named_parameters() if "embed" not in name and "lm_head" not in name)
+
+
+def _gemm_gflops() -> float:
+    """This machine's fp32 matrix-multiply rate now, at the shapes of a scoring batch (640 rows, the MLP's 576 x
+    1536), with torch's own threads: the ceiling for any fp32 forward pass. Best of 5."""
+    import torch
+
+    a, b = torch.randn(640, 576), torch.randn(576, 1536)
+    a @ b
+    t, _ = timed(lambda: [a @ b for _ in range(20)], repeat=5)
+    return 2 * 640 * 576 * 1536 * 20 / t / 1e9
 
 
 def bench_retrieval() -> dict:
