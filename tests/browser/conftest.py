@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import urllib.request
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -33,24 +34,53 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="session")
-def lab(tmp_path_factory):
-    """A JupyterLab server on a free port over a copy of notebooks/; yields (base_url, workdir)."""
+def require_browser() -> None:
+    """Skip (fail under REQUIRE_BROWSER=1) when Debian's Chromium or Python Playwright is missing."""
     if not Path(CHROMIUM).exists():
         _skip_or_fail(f"{CHROMIUM} not found")
     try:
         import playwright  # noqa: F401
     except ImportError:
         _skip_or_fail("python playwright not installed")
-    home = tmp_path_factory.mktemp("jupyter")
-    work = home / "work"
-    shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
-    env = dict(os.environ)
+
+
+def isolated_env(home: Path, **extra: str) -> dict:
+    """This environment on the tiny model, with Jupyter's, IPython's and XDG state under ``home``: a server
+    started by a test reads no user settings and leaves none behind."""
+    env = dict(os.environ, WORKBENCH_MODEL="tiny-llama", **extra)
     for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
                      ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"),
                      ("XDG_CONFIG_HOME", "xdg-config"), ("XDG_CACHE_HOME", "xdg-cache")]:
         env[var] = str(home / sub)
-    env["WORKBENCH_MODEL"] = "tiny-llama"
+    return env
+
+
+@contextmanager
+def chromium_page(tmp_path: Path):
+    """A Chromium page (1400 x 1000, 60 s default timeout); a full-page screenshot lands in ``tmp_path`` whatever
+    happens."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
+        pg = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+        pg.set_default_timeout(60_000)
+        try:
+            yield pg
+        finally:
+            pg.screenshot(path=str(tmp_path / "final.png"), full_page=True)
+            print(f"screenshot: {tmp_path / 'final.png'}")
+            browser.close()
+
+
+@pytest.fixture(scope="session")
+def lab(tmp_path_factory):
+    """A JupyterLab server on a free port over a copy of notebooks/; yields (base_url, workdir)."""
+    require_browser()
+    home = tmp_path_factory.mktemp("jupyter")
+    work = home / "work"
+    shutil.copytree(NOTEBOOKS, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+    env = isolated_env(home)
     settings = Path(sys.prefix) / "share" / "jupyter" / "lab" / "settings"
     settings.mkdir(parents=True, exist_ok=True)
     overrides = settings / "overrides.json"
@@ -88,20 +118,8 @@ def lab(tmp_path_factory):
 
 @pytest.fixture
 def page(lab, tmp_path):
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS,
-                                    headless=True)
-        ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
-        pg = ctx.new_page()
-        pg.set_default_timeout(60_000)
-        try:
-            yield pg
-        finally:
-            pg.screenshot(path=str(tmp_path / "final.png"), full_page=True)
-            print(f"screenshot: {tmp_path / 'final.png'}")
-            browser.close()
+    with chromium_page(tmp_path) as pg:
+        yield pg
 
 
 def open_and_run_all(page, base: str, notebook: str) -> None:

@@ -8,7 +8,6 @@ flags (stripped sources, hidden tracebacks), not a copy of them.
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import signal
@@ -19,7 +18,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.browser.conftest import CHROMIUM, FLAGS, _free_port, _skip_or_fail
+from tests.browser.conftest import _free_port, chromium_page, isolated_env, require_browser
 
 pytestmark = pytest.mark.browser
 
@@ -47,18 +46,9 @@ def _voila_command(port: int) -> list[str]:
 @pytest.fixture(scope="module")
 def classroom(tmp_path_factory):
     """`make classroom`'s Voilà server on a free port, its own Jupyter dirs and exports; yields (base, exports)."""
-    if not Path(CHROMIUM).exists():
-        _skip_or_fail(f"{CHROMIUM} not found")
-    try:
-        import playwright  # noqa: F401
-    except ImportError:
-        _skip_or_fail("python playwright not installed")
+    require_browser()
     home = tmp_path_factory.mktemp("voila")
-    env = dict(os.environ, WORKBENCH_MODEL="tiny-llama", WORKBENCH_EXPORTS=str(home / "exports"))
-    for var, sub in [("JUPYTER_CONFIG_DIR", "config"), ("JUPYTER_DATA_DIR", "data"),
-                     ("JUPYTER_RUNTIME_DIR", "runtime"), ("IPYTHONDIR", "ipython"),
-                     ("XDG_CONFIG_HOME", "xdg-config"), ("XDG_CACHE_HOME", "xdg-cache")]:
-        env[var] = str(home / sub)
+    env = isolated_env(home, WORKBENCH_EXPORTS=str(home / "exports"))
     port = _free_port()
     cmd = _voila_command(port)
     assert "--strip_sources=True" in cmd and "--no-browser" in cmd, cmd
@@ -90,19 +80,8 @@ def classroom(tmp_path_factory):
 
 @pytest.fixture
 def app(classroom, tmp_path):
-    """A Chromium page; a full-page screenshot lands in the test's tmp dir whatever happens."""
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=FLAGS, headless=True)
-        pg = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
-        pg.set_default_timeout(60_000)
-        try:
-            yield pg
-        finally:
-            pg.screenshot(path=str(tmp_path / "final.png"), full_page=True)
-            print(f"screenshot: {tmp_path / 'final.png'}")
-            browser.close()
+    with chromium_page(tmp_path) as pg:
+        yield pg
 
 
 def _open(page, base: str, notebook: str, ready: str) -> None:
