@@ -162,13 +162,12 @@ _CSS = ("body{font:14px/1.45 system-ui,sans-serif;max-width:60rem;margin:1.5rem 
 
 
 def _e(value: Any) -> str:
-    if value is None:
-        return "–"
-    if isinstance(value, float):
-        return f"{value:.3g}" if abs(value) < 1000 else f"{value:,.0f}"
+    """Escaped text for the page; numbers, booleans and missing values as every workbench table shows them."""
+    from workbench.formatting import number
+
     if isinstance(value, (dict, list)):
         return html.escape(json.dumps(value, ensure_ascii=False))
-    return html.escape(str(value))
+    return html.escape(number(value))
 
 
 def _table(rows: list[dict], cols: list[str]) -> str:
