@@ -46,7 +46,10 @@ def test_source_notebooks_are_well_formed(assignment):
 
 
 def _nbgrader(course: Path, *args: str) -> subprocess.CompletedProcess:
-    env = os.environ | {"WORKBENCH_MODEL": "tiny-llama", "HF_HUB_OFFLINE": "1",
+    # nbgrader runs `alembic` by name when it creates gradebook.db: the venv's bin must be on PATH even when the
+    # venv is not activated (as in CI, which calls .venv/bin/python directly).
+    path = os.pathsep.join([str(Path(sys.executable).parent), os.environ.get("PATH", "")])
+    env = os.environ | {"WORKBENCH_MODEL": "tiny-llama", "HF_HUB_OFFLINE": "1", "PATH": path,
                         "WORKBENCH_EXPORTS": str(course.parent / "exports")}
     run = subprocess.run([sys.executable, "-m", "nbgrader", *args], cwd=course, env=env, capture_output=True,
                          text=True, timeout=1200)
