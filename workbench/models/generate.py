@@ -39,12 +39,50 @@ class Completion:
         return self.completion_tokens / self.decode_s if self.decode_s > 0 else 0.0
 
 
+class _Answer:
+    """One answer's text as its tokens arrive: an incomplete multi-byte character is held back and the text is
+    cut at the first stop string. ``chat``, ``stream`` and ``chat_many`` share it, so they end answers alike."""
+
+    def __init__(self, tokenizer, stop):
+        self.tokenizer, self.stop = tokenizer, [s for s in (stop or []) if s]
+        self.tokens: list[int] = []
+        self.text, self.finish = "", ""
+
+    def add(self, tok: int) -> str:
+        """Take one token; return the text it completes ("" while a character is incomplete)."""
+        self.tokens.append(tok)
+        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
+        if text.endswith("\ufffd"):  # a multi-byte character is still incomplete
+            return ""
+        cut = min((text.find(s) for s in self.stop if s in text), default=-1)
+        if cut >= 0:
+            text, self.finish = text[:cut], "stop"
+        if len(text) <= len(self.text):
+            return ""
+        piece, self.text = text[len(self.text):], text
+        return piece
+
+    def end(self, max_new_tokens: int, cancel) -> None:
+        """Why decoding ended, where no stop string said so."""
+        if not self.finish:
+            cancelled = cancel is not None and cancel.is_set()
+            self.finish = ("cancelled" if cancelled else "stop") if len(self.tokens) < max_new_tokens else "length"
+
+    def completion(self, gen, prompt_tokens: int, prefill: float, total: float) -> Completion:
+        return Completion(text=self.text.strip(), prompt_tokens=prompt_tokens, completion_tokens=len(self.tokens),
+                          prefill_s=prefill, decode_s=max(total - prefill, 1e-9), finish_reason=self.finish,
+                          model=gen.name, backend=gen.backend)
+
+
 @runtime_checkable
 class Generator(Protocol):
     name: str
     backend: str
 
     def chat(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None) -> Completion: ...
+
+    def chat_many(self, conversations, *, max_new_tokens=256, temperature=0.0, seed=0,
+                  stop=None) -> list[Completion]: ...
 
     def stream(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None) -> Iterator[str]: ...
 
@@ -126,7 +164,7 @@ class TorchGenerator:
         rng = torch.Generator().manual_seed(seed)
         with torch.inference_mode():
             t0 = time.perf_counter()
-            out = self.model(input_ids=torch.tensor([ids]), use_cache=True)
+            out = self.model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
             prefill = time.perf_counter() - t0
             for _ in range(max_new_tokens):
                 if cancel is not None and cancel.is_set():
@@ -138,6 +176,57 @@ class TorchGenerator:
                 out = self.model(
                     input_ids=torch.tensor([[tok]]), past_key_values=out.past_key_values, use_cache=True
                 )
+
+    def _steps_many(self, prompts: list[list[int]], max_new_tokens: int, temperature: float, seed: int, cancel,
+                    finished: set[int]):
+        """Yield ({row: token, or None at an end-of-turn token}, prefill_s) per step for the rows still decoding.
+
+        Rows are prefilled one by one (the numbers ``_steps`` gets), then decoded together: each row's cache
+        is left-padded to the longest, with a mask over the padding and the row's own positions. Rows the
+        caller adds to ``finished`` (indices into ``prompts``) leave the batch before the next step.
+        """
+        import torch
+        from transformers import DynamicCache
+
+        rngs = [torch.Generator().manual_seed(seed) for _ in prompts]
+        width = max(map(len, prompts))
+        with torch.inference_mode():
+            t0 = time.perf_counter()
+            caches, last = [], []
+            for ids in prompts:
+                out = self.model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
+                last.append(out.logits[0, -1])
+                caches.append(out.past_key_values)
+            cache = DynamicCache()
+            pads = [(0, 0, width - len(ids), 0) for ids in prompts]  # left padding along the positions
+            for n in range(len(caches[0].layers)):
+                keys = [torch.nn.functional.pad(c.layers[n].keys, p) for c, p in zip(caches, pads, strict=True)]
+                values = [torch.nn.functional.pad(c.layers[n].values, p) for c, p in zip(caches, pads, strict=True)]
+                cache.update(torch.cat(keys), torch.cat(values), n)
+            del caches
+            logits = torch.stack(last)
+            mask = torch.zeros((len(prompts), width), dtype=torch.long)
+            for r, ids in enumerate(prompts):
+                mask[r, width - len(ids):] = 1
+            pos = torch.tensor([len(ids) for ids in prompts])
+            rows = list(range(len(prompts)))  # which prompt each batch row decodes
+            prefill = time.perf_counter() - t0
+            for _ in range(max_new_tokens):
+                if cancel is not None and cancel.is_set():
+                    return
+                toks = [self._pick(logits[j], temperature, rngs[r]) for j, r in enumerate(rows)]
+                yield {r: (None if t in self.stop_ids else t) for r, t in zip(rows, toks, strict=True)}, prefill
+                keep = [j for j, r in enumerate(rows) if r not in finished and toks[j] not in self.stop_ids]
+                if not keep:
+                    return
+                if len(keep) < len(rows):
+                    index = torch.tensor(keep)
+                    cache.batch_select_indices(index)
+                    mask, pos, rows, toks = mask[index], pos[index], [rows[j] for j in keep], [toks[j] for j in keep]
+                mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=torch.long)], dim=1)
+                out = self.model(input_ids=torch.tensor(toks)[:, None], attention_mask=mask,
+                                 position_ids=pos[:, None], past_key_values=cache, use_cache=True)
+                cache, logits, pos = out.past_key_values, out.logits[:, -1], pos + 1
 
     def greedy_tokens(self, ids: Sequence[int], k: int) -> list[int]:
         """The first ``k`` greedy token ids after the prompt ``ids`` (fewer at an end-of-turn token):
@@ -154,38 +243,54 @@ class TorchGenerator:
     def _generate(self, messages, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
                   truncate="error"):
         ids = self.encode_chat(messages, max_new_tokens=max_new_tokens, truncate=truncate)
-        stop = [s for s in (stop or []) if s]
-        generated: list[int] = []
-        emitted, finish, prefill = "", "length", 0.0
+        answer = _Answer(self.tokenizer, stop)
+        prefill = 0.0
         t_start = time.perf_counter()
         for tok, prefill in self._steps(ids, max_new_tokens, temperature, seed, cancel):  # noqa: B007 (read after)
-            generated.append(tok)
-            text = self.tokenizer.decode(generated, skip_special_tokens=True)
-            if text.endswith("\ufffd"):  # a multi-byte character is still incomplete
-                continue
-            cut = min((text.find(s) for s in stop if s in text), default=-1)
-            if cut >= 0:
-                text, finish = text[:cut], "stop"
-            if len(text) > len(emitted):
-                yield text[len(emitted):]
-                emitted = text
-            if finish == "stop":
+            piece = answer.add(tok)
+            if piece:
+                yield piece
+            if answer.finish:
                 break
-        else:
-            if len(generated) < max_new_tokens:
-                finish = "cancelled" if cancel is not None and cancel.is_set() else "stop"
-        total = time.perf_counter() - t_start
-        self.last = Completion(
-            text=emitted.strip(),
-            prompt_tokens=len(ids),
-            completion_tokens=len(generated),
-            prefill_s=prefill,
-            decode_s=max(total - prefill, 1e-9),
-            finish_reason=finish,
-            model=self.name,
-            backend=self.backend,
-        )
+        answer.end(max_new_tokens, cancel)
+        self.last = answer.completion(self, len(ids), prefill, time.perf_counter() - t_start)
         return self.last
+
+    def chat_many(self, conversations, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
+                  truncate="error", batch_size: int = 8, progress=None) -> list[Completion]:
+        """``chat`` for many conversations, decoding up to ``batch_size`` of them per step.
+
+        Decoding a small model on a CPU is bound by reading its weights, so one step for eight rows costs
+        little more than one step for one. Greedy output equals ``chat``'s for each conversation (each row is
+        prefilled alone; rows that finish leave the batch). Sampling draws each row from its own generator
+        seeded with ``seed``, as ``chat`` would. ``progress(done, total)`` is called after every batch;
+        ``cancel`` stops every row (finish_reason "cancelled"). A row's times are its batch's, shared.
+        """
+        prompts = [self.encode_chat(m, max_new_tokens=max_new_tokens, truncate=truncate) for m in conversations]
+        results: list[Completion | None] = [None] * len(prompts)
+        size = max(1, batch_size)
+        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths share a batch
+        for start in range(0, len(order), size):
+            rows = order[start:start + size]
+            answers = [_Answer(self.tokenizer, stop) for _ in rows]
+            finished: set[int] = set()
+            t_start, prefill = time.perf_counter(), 0.0
+            for step, prefill in self._steps_many([prompts[i] for i in rows], max_new_tokens,  # noqa: B007
+                                                  temperature, seed, cancel, finished):
+                for j, tok in step.items():
+                    if tok is None:
+                        answers[j].finish = "stop"
+                    else:
+                        answers[j].add(tok)
+                    if answers[j].finish:
+                        finished.add(j)
+            total = time.perf_counter() - t_start
+            for i, answer in zip(rows, answers, strict=True):
+                answer.end(max_new_tokens, cancel)
+                results[i] = answer.completion(self, len(prompts[i]), prefill, total)
+            if progress:
+                progress(min(start + size, len(order)), len(order))
+        return results
 
     def stream(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
                truncate="error") -> Iterator[str]:

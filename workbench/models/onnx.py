@@ -57,7 +57,8 @@ def session_options(threads: int | None = None):
 
 class OnnxGenerator(TorchGenerator):
     """Same prompt handling, streaming, stop strings and Completion as TorchGenerator (inherited);
-    only the forward pass, the decode steps and scoring are ONNX Runtime's. Batch size is always 1."""
+    only the forward pass, the decode steps and scoring are ONNX Runtime's. ``chat_many`` decodes several
+    rows per step on graphs with fused attention (one shared KV buffer per layer, a row per answer)."""
 
     backend = "onnx"
 
@@ -108,7 +109,8 @@ class OnnxGenerator(TorchGenerator):
         self._binding = self.session.io_binding()
         self._keep = np.zeros(1, dtype=np.int64)
         self._logits = np.empty((1, self.vocab), dtype=np.float32)  # grows to the most rows asked for
-        self._capacity = 0  # tokens the buffers below can hold
+        self._capacity, self._rows = 0, 0  # tokens and rows the buffers below can hold
+        self._bound: tuple | None = None  # (rows, first row) the KV buffers are bound for
         self._grow(256)
 
     # ---- buffers ------------------------------------------------------------------------------
@@ -125,32 +127,42 @@ class OnnxGenerator(TorchGenerator):
             finally:
                 self._owner = None
 
-    def _grow(self, tokens: int) -> None:
-        """Make room for ``tokens`` positions; shared KV buffers keep their contents."""
+    def _grow(self, tokens: int, rows: int = 1) -> None:
+        """Make room for ``tokens`` positions in ``rows`` rows; shared KV buffers keep their contents."""
         np = self._np
-        if tokens <= self._capacity:
+        if tokens <= self._capacity and rows <= self._rows:
             return
-        cap = max(tokens, 2 * self._capacity)
+        cap = self._capacity if tokens <= self._capacity else max(tokens, 2 * self._capacity)
+        rows = max(rows, self._rows)
         self._ids = np.zeros(cap, dtype=np.int64)
         self._pos = np.arange(cap, dtype=np.int64)
         self._mask = np.ones(cap, dtype=np.int64)
         if self.shared_kv:
             old = getattr(self, "_kv", None)
-            self._kv = [np.zeros((1, self.kv_heads, cap, self.head_dim), dtype=np.float32)
+            self._kv = [np.zeros((rows, self.kv_heads, cap, self.head_dim), dtype=np.float32)
                         for _ in range(2 * self.n_layers)]
             if old is not None:
                 for new, prev in zip(self._kv, old, strict=True):
-                    new[:, :, :prev.shape[2]] = prev
-            b = self._binding
-            for layer in range(self.n_layers):
-                for j, kind in enumerate(("key", "value")):
-                    buf = self._kv[2 * layer + j]
-                    b.bind_input(f"past_key_values.{layer}.{kind}", "cpu", 0, np.float32, buf.shape, buf.ctypes.data)
-                    b.bind_output(f"present.{layer}.{kind}", "cpu", 0, np.float32, buf.shape, buf.ctypes.data)
-        self._capacity = cap
+                    new[:prev.shape[0], :, :prev.shape[2]] = prev
+            self._bound = None
+        self._capacity, self._rows = cap, rows
 
-    def _forward(self, ids: Sequence[int], start: int, keep: int = 0, past=None):
-        """Run ``ids`` at positions start.. on top of a cache holding ``start`` tokens.
+    def _bind_kv(self, rows: int, first: int = 0) -> None:
+        """Bind ``rows`` rows of the shared KV buffers from row ``first`` as the graph's past and present
+        (one contiguous block: a row is [kv_heads, capacity, head_dim])."""
+        if self._bound == (rows, first):
+            return
+        np, b = self._np, self._binding
+        for layer in range(self.n_layers):
+            for j, kind in enumerate(("key", "value")):
+                buf = self._kv[2 * layer + j]
+                shape, ptr = [rows, *buf.shape[1:]], buf[first:].ctypes.data
+                b.bind_input(f"past_key_values.{layer}.{kind}", "cpu", 0, np.float32, shape, ptr)
+                b.bind_output(f"present.{layer}.{kind}", "cpu", 0, np.float32, shape, ptr)
+        self._bound = (rows, first)
+
+    def _forward(self, ids: Sequence[int], start: int, keep: int = 0, past=None, row: int = 0):
+        """Run ``ids`` at positions start.. on top of a cache holding ``start`` tokens (in buffer row ``row``).
 
         Returns (logits, past): logits is a view of rows for the last ``keep`` positions (all when
         0), valid until the next call; ``past`` is the cache handle to pass with the next call (None
@@ -166,6 +178,8 @@ class OnnxGenerator(TorchGenerator):
         b.bind_input("attention_mask", "cpu", 0, np.int64, [1, total], self._mask.ctypes.data)
         if "position_ids" in self.input_names:
             b.bind_input("position_ids", "cpu", 0, np.int64, [1, s], self._pos[start:].ctypes.data)
+        if self.shared_kv:
+            self._bind_kv(1, row)
         rows = s
         if "logits_to_keep" in self.input_names:
             rows = min(keep, s) if keep else s
@@ -223,6 +237,83 @@ class OnnxGenerator(TorchGenerator):
                 yield tok, prefill
                 logits, past = self._forward((tok,), pos, keep=1, past=past)
                 pos += 1
+
+    def _decode_rows(self, toks: Sequence[int], lengths):
+        """One decode step for rows 0..len(toks)-1 of the shared buffers, row r holding ``lengths[r]`` tokens;
+        returns their next-token logits (a view valid until the next call). Per-row lengths are the mask's."""
+        np, b, n = self._np, self._binding, len(toks)
+        total = int(lengths.max()) + 1
+        self._step_ids = np.asarray(toks, dtype=np.int64).reshape(n, 1)  # kept alive while bound
+        self._step_mask = (np.arange(total)[None, :] <= lengths[:, None]).astype(np.int64)
+        self._step_pos = lengths.astype(np.int64).reshape(n, 1)
+        b.bind_cpu_input("input_ids", self._step_ids)
+        b.bind_cpu_input("attention_mask", self._step_mask)
+        if "position_ids" in self.input_names:
+            b.bind_cpu_input("position_ids", self._step_pos)
+        if "logits_to_keep" in self.input_names:
+            self._keep[0] = 1
+            b.bind_input("logits_to_keep", "cpu", 0, np.int64, [1], self._keep.ctypes.data)
+        if n > len(self._logits):
+            self._logits = np.empty((n, self.vocab), dtype=np.float32)
+        b.bind_output("logits", "cpu", 0, np.float32, [n, 1, self.vocab], self._logits.ctypes.data)
+        self._bind_kv(n)
+        self.session.run_with_iobinding(b)
+        return self._logits[:n]
+
+    def _steps_many(self, prompts: list[list[int]], max_new_tokens: int, temperature: float, seed: int, cancel,
+                    finished: set[int]):
+        """TorchGenerator._steps_many on ONNX Runtime: each row is prefilled alone into its own row of the
+        shared KV buffers, then the rows decode together. A row that finishes is overwritten by the batch's
+        last row, so the rows decoding stay one block. Graphs without fused attention decode one row at a time."""
+        np = self._np
+        if not self.shared_kv:
+            yield from self._rows_one_by_one(prompts, max_new_tokens, temperature, seed, cancel, finished)
+            return
+        rngs = [np.random.default_rng(seed) for _ in prompts]
+        with self._exclusive():
+            t0 = time.perf_counter()
+            self._grow(max(map(len, prompts)) + max_new_tokens, len(prompts))
+            last = []
+            for r, ids in enumerate(prompts):
+                last.append(self._forward(ids, 0, keep=1, row=r)[0][-1].copy())
+            logits = np.stack(last)
+            lengths = np.array([len(ids) for ids in prompts])
+            rows = list(range(len(prompts)))  # which prompt each buffer row decodes
+            prefill = time.perf_counter() - t0
+            for _ in range(max_new_tokens):
+                if cancel is not None and cancel.is_set():
+                    return
+                toks = [self._pick(logits[j], temperature, rngs[r]) for j, r in enumerate(rows)]
+                yield {r: (None if t in self.stop_ids else t) for r, t in zip(rows, toks, strict=True)}, prefill
+                for j in reversed(range(len(rows))):  # highest first, so a moved row is never one that leaves
+                    if rows[j] in finished or toks[j] in self.stop_ids:
+                        end = len(rows) - 1
+                        if j != end:
+                            for buf in self._kv:
+                                buf[j, :, :lengths[end]] = buf[end, :, :lengths[end]]
+                            rows[j], toks[j], lengths[j] = rows[end], toks[end], lengths[end]
+                        del rows[end], toks[end]
+                        lengths = lengths[:end]
+                if not rows:
+                    return
+                logits = self._decode_rows(toks, lengths)
+                lengths = lengths + 1
+
+    def _rows_one_by_one(self, prompts, max_new_tokens, temperature, seed, cancel, finished):
+        """``_steps_many``'s contract through the single-row loop, for graphs whose cache is not one buffer."""
+        for r, ids in enumerate(prompts):
+            steps, n = self._steps(ids, max_new_tokens, temperature, seed, cancel), 0
+            try:
+                for tok, prefill in steps:
+                    n += 1
+                    yield {r: tok}, prefill
+                    if r in finished:
+                        break
+                else:
+                    if n < max_new_tokens and not (cancel is not None and cancel.is_set()):
+                        yield {r: None}, 0.0  # an end-of-turn token
+            finally:
+                steps.close()  # releases the generator's hold on the buffers before the next row
 
     # ---- scoring ------------------------------------------------------------------------------
     def _log_softmax(self, rows):
