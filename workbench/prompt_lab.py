@@ -28,6 +28,7 @@ from workbench.errors import WorkbenchError
 __all__ = ["Cell", "Grid", "grids_dir", "list_grids", "load_grid", "run_grid", "save_grid", "save_prompt",
            "summary_figure"]
 
+BATCH = 8  # answers decoded per step (Generator.chat_many): one step for eight costs little more than for one
 _ID = re.compile(r"^[a-z0-9][a-z0-9-]{0,63}$")
 _SAVE_LOCK = threading.Lock()
 
@@ -48,7 +49,7 @@ class Cell:
     risk_handled: bool = False     # escalation resources placed first (always, for a risk query)
     replaced: str = ""             # why the draft was replaced after the output screen ("" when it passed)
     completion_tokens: int = 0
-    seconds: float = 0.0
+    seconds: float = 0.0           # its share of its batch's time (answers are decoded BATCH at a time)
     evidence: dict[str, list[str]] = field(default_factory=dict)
 
 
@@ -218,8 +219,8 @@ def run_grid(variants: dict[str, str], queries: Sequence, *, model: str | None =
     generations, and the grid then holds the finished cells with ``complete=False``.
     """
     from workbench.models import get_generator
-    from workbench.rubric import default_scores, load_rubric
-    from workbench.safety import guard_reply, screen
+    from workbench.rubric import load_rubric
+    from workbench.safety import screen
 
     variants = _variants(variants)
     qs = _queries(queries)
@@ -233,32 +234,41 @@ def run_grid(variants: dict[str, str], queries: Sequence, *, model: str | None =
     if progress:
         progress(0, total)
     for vname, system in variants.items():
-        for q in qs:
+        for start in range(0, len(qs), BATCH):
             if cancel is not None and cancel.is_set():
                 break
-            risk = screens[q["id"]]
-            messages = ([{"role": "system", "content": system}] if system else []) + [
-                {"role": "user", "content": q["text"]}]
+            batch = qs[start:start + BATCH]
             t0 = time.monotonic()
-            c = gen.chat(messages, max_new_tokens=max_new_tokens, cancel=cancel, truncate="oldest")
-            if c.finish_reason == "cancelled":
-                break
-            answer, guard, _ = guard_reply(q["text"], c.text.strip(), risk, locale=locale)  # the agent's policy
-            replaced = "; ".join(f["problem"] for f in guard["scope"]) or (
-                f"the draft screened as risk ({guard['screen']['level']})" if guard["screen"]["risk"] else "")
-            if risk.risk and risk.level == "imminent" and risk.subject == "self":
-                replaced = replaced or "imminent risk: the agent's fixed follow-up"
-            s = default_scores([(q["text"], answer)], risk)[0]
-            cells.append(Cell(vname, q["id"], q["text"], answer, dict(s.scores), s.mean, risk.risk, risk.level,
-                              risk.risk, replaced, c.completion_tokens, round(time.monotonic() - t0, 2),
-                              dict(s.evidence)))
-            done += 1
-            if progress:
-                progress(done, total)
+            outs = gen.chat_many([([{"role": "system", "content": system}] if system else [])
+                                  + [{"role": "user", "content": q["text"]}] for q in batch],
+                                 max_new_tokens=max_new_tokens, cancel=cancel, truncate="oldest", batch_size=BATCH)
+            share = round((time.monotonic() - t0) / len(batch), 2)
+            for q, c in zip(batch, outs, strict=True):
+                if c.finish_reason == "cancelled":
+                    break
+                cells.append(_cell(vname, q, c, screens[q["id"]], share, locale))
+                done += 1
+                if progress:
+                    progress(done, total)
         if cancel is not None and cancel.is_set():
             break
     return Grid(variants, qs, cells, model=getattr(gen, "name", model or ""), max_new_tokens=max_new_tokens,
                 complete=len(cells) == total, created=time.strftime("%Y-%m-%dT%H:%M:%S"), dimensions=dims)
+
+
+def _cell(variant: str, q: dict, c, risk, seconds: float, locale: str | None) -> Cell:
+    """One answer through the agent's output policy (guard), scored on T-BARS."""
+    from workbench.rubric import default_scores
+    from workbench.safety import guard_reply
+
+    answer, guard, _ = guard_reply(q["text"], c.text.strip(), risk, locale=locale)
+    replaced = "; ".join(f["problem"] for f in guard["scope"]) or (
+        f"the draft screened as risk ({guard['screen']['level']})" if guard["screen"]["risk"] else "")
+    if risk.risk and risk.level == "imminent" and risk.subject == "self":
+        replaced = replaced or "imminent risk: the agent's fixed follow-up"
+    s = default_scores([(q["text"], answer)], risk)[0]
+    return Cell(variant, q["id"], q["text"], answer, dict(s.scores), s.mean, risk.risk, risk.level, risk.risk,
+                replaced, c.completion_tokens, seconds, dict(s.evidence))
 
 
 def summary_figure(grid: Grid, goal: str | None = None):

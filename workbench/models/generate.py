@@ -9,69 +9,16 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 from workbench.errors import WorkbenchError
 from workbench.models.attention import NAME as ATTENTION
 from workbench.models.attention import grouped_query_sdpa
+from workbench.models.completion import Answer, Completion
 
 __all__ = ["ROLES", "Completion", "Generator", "TorchGenerator", "check_messages"]
 
 ROLES = ("system", "user", "assistant")
-
-
-@dataclass
-class Completion:
-    """One generated answer with the numbers a researcher asks about."""
-
-    text: str
-    prompt_tokens: int
-    completion_tokens: int
-    prefill_s: float
-    decode_s: float
-    finish_reason: str  # stop | length | cancelled
-    model: str
-    backend: str
-
-    @property
-    def tokens_per_s(self) -> float:
-        return self.completion_tokens / self.decode_s if self.decode_s > 0 else 0.0
-
-
-class _Answer:
-    """One answer's text as its tokens arrive: an incomplete multi-byte character is held back and the text is
-    cut at the first stop string. ``chat``, ``stream`` and ``chat_many`` share it, so they end answers alike."""
-
-    def __init__(self, tokenizer, stop):
-        self.tokenizer, self.stop = tokenizer, [s for s in (stop or []) if s]
-        self.tokens: list[int] = []
-        self.text, self.finish = "", ""
-
-    def add(self, tok: int) -> str:
-        """Take one token; return the text it completes ("" while a character is incomplete)."""
-        self.tokens.append(tok)
-        text = self.tokenizer.decode(self.tokens, skip_special_tokens=True)
-        if text.endswith("\ufffd"):  # a multi-byte character is still incomplete
-            return ""
-        cut = min((text.find(s) for s in self.stop if s in text), default=-1)
-        if cut >= 0:
-            text, self.finish = text[:cut], "stop"
-        if len(text) <= len(self.text):
-            return ""
-        piece, self.text = text[len(self.text):], text
-        return piece
-
-    def end(self, max_new_tokens: int, cancel) -> None:
-        """Why decoding ended, where no stop string said so."""
-        if not self.finish:
-            cancelled = cancel is not None and cancel.is_set()
-            self.finish = ("cancelled" if cancelled else "stop") if len(self.tokens) < max_new_tokens else "length"
-
-    def completion(self, gen, prompt_tokens: int, prefill: float, total: float) -> Completion:
-        return Completion(text=self.text.strip(), prompt_tokens=prompt_tokens, completion_tokens=len(self.tokens),
-                          prefill_s=prefill, decode_s=max(total - prefill, 1e-9), finish_reason=self.finish,
-                          model=gen.name, backend=gen.backend)
 
 
 @runtime_checkable
@@ -243,7 +190,7 @@ class TorchGenerator:
     def _generate(self, messages, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
                   truncate="error"):
         ids = self.encode_chat(messages, max_new_tokens=max_new_tokens, truncate=truncate)
-        answer = _Answer(self.tokenizer, stop)
+        answer = Answer(self.tokenizer, stop)
         prefill = 0.0
         t_start = time.perf_counter()
         for tok, prefill in self._steps(ids, max_new_tokens, temperature, seed, cancel):  # noqa: B007 (read after)
@@ -272,7 +219,7 @@ class TorchGenerator:
         order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths share a batch
         for start in range(0, len(order), size):
             rows = order[start:start + size]
-            answers = [_Answer(self.tokenizer, stop) for _ in rows]
+            answers = [Answer(self.tokenizer, stop) for _ in rows]
             finished: set[int] = set()
             t_start, prefill = time.perf_counter(), 0.0
             for step, prefill in self._steps_many([prompts[i] for i in rows], max_new_tokens,  # noqa: B007
