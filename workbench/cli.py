@@ -236,16 +236,24 @@ def _export(args) -> int:
 def _evaluate(args) -> int:
     from workbench.evaluate import evaluate
     from workbench.results import summary_frame
+    from workbench.scaleout import rank_label
+
+    who = rank_label()  # under accelerate launch each process reports on a line of its own
 
     def progress(done, total):
-        print(f"\r{done}/{total}", end="", file=sys.stderr, flush=True)
+        print(f"{who}{done}/{total}" if who else f"\r{done}/{total}", end="\n" if who else "", file=sys.stderr,
+              flush=True)
 
     r = evaluate(args.queries, args.configs, model=args.model, backend=args.backend, out=args.out,
                  progress=progress, train_missing=args.train_missing, max_new_tokens=args.max_new_tokens,
                  limit=args.limit)
+    if r.rank:
+        print(f"{who}{r.status}: {r.done}/{r.total} of its share in {r.wall_s:.0f} s", file=sys.stderr)
+        return 0 if r.status == "done" else 1
     print(file=sys.stderr)
     print(summary_frame(r.summary).to_string(float_format=lambda v: f"{v:.3f}"))
-    print(f"{r.status}: {r.done}/{r.total} in {r.wall_s:.0f} s -> {r.out_dir}", file=sys.stderr)
+    by_rank = f" (new pairs by rank: {r.summary['pairs_by_rank']})" if who else ""
+    print(f"{r.status}: {r.done}/{r.total} in {r.wall_s:.0f} s{by_rank} -> {r.out_dir}", file=sys.stderr)
     return 0 if r.status == "done" else 1
 
 
@@ -356,7 +364,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-new-tokens", type=int, default=200)
     s.add_argument("--train-missing", action="store_true", help="train the cotherapist adapter if it is missing")
     s.add_argument("--out", default=None, help="output directory (default: exports/evaluations/<time>); "
-                   "an existing one resumes")
+                   "an existing one resumes. Several processes: accelerate launch --multi_gpu --num_processes N "
+                   "-m workbench.cli evaluate ...")
     s.set_defaults(func=_evaluate)
 
     s = sub.add_parser("corpora", help="validate the shipped (or your) corpora")

@@ -19,6 +19,11 @@ Per (query, configuration) the run saves the response, its trace and its scores,
 killed run resumes where it stopped), the traces in ``DIR/traces.jsonl``, the queries in
 ``DIR/queries.jsonl`` (so :func:`rescore` needs neither the original file nor a generator) and
 ``DIR/summary.json``. The metrics are described in :mod:`workbench.results`.
+
+Under ``accelerate launch --multi_gpu --num_processes N -m workbench.cli evaluate`` (or torchrun) the
+processes split the pairs not yet done (see :mod:`workbench.scaleout`): each appends to its own
+``results.rankR.jsonl`` and ``traces.rankR.jsonl``, and the main process, which alone checks and writes the
+settings and trains the adapter, merges them at the end in the order one process would have written.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from workbench import io, paths
+from workbench import io, paths, scaleout
 from workbench.errors import WorkbenchError
 from workbench.results import N_BOOT, SEED, EvalRow, score_rows, summarise, summary_frame, timing
 from workbench.rubric import DEFAULT_SCORERS
@@ -59,6 +64,7 @@ class EvalRun:
     rows: list[EvalRow] = field(default_factory=list)
     summary: dict = field(default_factory=dict)
     wall_s: float = 0.0
+    rank: int = 0  # under accelerate launch: this process (only rank 0 merges and summarises)
 
     def frame(self):
         """One row per (query, configuration) with every score."""
@@ -133,13 +139,28 @@ def _start(out: Path, settings: dict) -> None:
                                  fix="use a new --out directory, or the same settings to resume")
 
 
-def _save_queries(out: Path, queries) -> dict[str, dict]:
-    """Write queries.jsonl (what rescoring needs), keeping queries saved by earlier calls; these queries by id."""
-    qmap = {q.id: {"id": q.id, "text": q.text, "risk": q.risk, "key_points": q.key_points,
+def _query_map(queries) -> dict[str, dict]:
+    """These queries by id, with what rescoring needs."""
+    return {q.id: {"id": q.id, "text": q.text, "risk": q.risk, "key_points": q.key_points,
                    "relevant_cards": q.relevant_cards, "speaker": q.speaker, "topic": q.topic} for q in queries}
+
+
+def _save_queries(out: Path, qmap: dict[str, dict]) -> None:
+    """Write queries.jsonl (what rescoring needs), keeping queries saved by earlier calls."""
     saved = {q["id"]: q for q in io.read_jsonl(out / "queries.jsonl", missing_ok=True, fix=_RESUME_FIX)}
     io.write_jsonl(out / "queries.jsonl", list((saved | qmap).values()))
-    return qmap
+
+
+def _merge(out: Path, pairs: list[tuple[str, str]]) -> dict[int, int]:
+    """Fold the processes' shards into results.jsonl and traces.jsonl: rows in the order of ``pairs``
+    (configuration, query id), traces in the order of their rows. Rows added per rank ({} if no shards)."""
+    at = {p: i for i, p in enumerate(pairs)}
+    added = scaleout.merge(out, "results.jsonl", key=lambda r: (r.get("query_id"), r.get("config")),
+                           order=lambda r: at.get((r.get("config"), r.get("query_id")), len(at)))
+    pos = {r.trace_id: i for i, r in enumerate(read_rows(out / "results.jsonl"))}
+    scaleout.merge(out, "traces.jsonl", key=lambda s: s.get("trace_id"),
+                   order=lambda s: pos.get(s.get("trace_id"), len(pos)))
+    return added
 
 
 def _finish(out: Path, rows: list[EvalRow], configs: Sequence[str], meta: dict, n_boot: int, seed: int) -> dict:
@@ -158,9 +179,13 @@ def evaluate(queries, configs: Sequence[str] | str = ("base", "cotherapist"), *,
     """Run each configuration over the queries; write DIR/results.jsonl, traces.jsonl and summary.json.
 
     ``queries``: a path to JSONL (at least id and text), a list of corpora.Query, or None for the
-    shipped query set. ``progress(done,
-    total)`` is called after every item and ``cancel`` (a threading.Event) is checked between items.
-    A second call with the same ``out`` skips the (query, configuration) pairs already saved.
+    shipped query set. ``progress(done, total)`` is called after every item and ``cancel`` (a
+    threading.Event) is checked between items. A second call with the same ``out`` skips the (query,
+    configuration) pairs already saved, in results.jsonl or in a shard a killed launch left.
+
+    Launched as several processes, each runs its share of the pairs still to do; ``progress`` counts this
+    process's pairs (rank 0's include those done before), and only rank 0 returns the merged rows and the
+    summary (the others return their own rows, ``summary={}``).
     """
     from workbench.agent import Agent, AgentConfig
     from workbench.corpora import Query, load_queries
@@ -168,6 +193,7 @@ def evaluate(queries, configs: Sequence[str] | str = ("base", "cotherapist"), *,
     from workbench.safety import screen
 
     t0 = time.perf_counter()
+    world = scaleout.world()
     configs = _check_configs(configs)
     if queries is None or isinstance(queries, (str, Path)):
         queries = load_queries(queries)  # strict: the first bad line raises, naming file:line
@@ -175,60 +201,76 @@ def evaluate(queries, configs: Sequence[str] | str = ("base", "cotherapist"), *,
     if not queries:
         raise WorkbenchError("No queries to evaluate.", fix="pass a JSONL file with at least id and text per line")
     base_name = resolve(model).name
-    out = Path(out) if out else new_run_dir()
+    asked = out
+    out = world.from_main(lambda: Path(asked) if asked else new_run_dir())  # one folder: the main process's
     io.check_writable(out)  # before any model loads or answers: a write failing at the end loses them
     settings = {"model": base_name, "backend": backend, "max_new_tokens": max_new_tokens}
-    _start(out, settings)
     needs_adapter = any(CONFIGS[c][1] for c in configs)
-    adapter_model = ensure_adapter_model(model, train_missing=train_missing, cancel=cancel) if needs_adapter else None
-    io.write_json(out / "run.json", settings | {"configs": configs, "scorers": list(scorers),
-                                                "keypoint_method": keypoint_method, "adapter": adapter_model})
-    qmap = _save_queries(out, queries)
+    qmap = _query_map(queries)
+    pairs = list(dict.fromkeys((c, q.id) for c in configs for q in queries))  # the order one process runs
 
-    results = out / "results.jsonl"
-    rows = read_rows(results)
-    done_pairs = {(r.query_id, r.config) for r in rows}
-    total = len(configs) * len(queries)
-    done = sum((q.id, c) in done_pairs for c in configs for q in queries)
+    def prepare() -> str | None:  # once, on the main process, while the others wait
+        _start(out, settings)
+        adapter = ensure_adapter_model(model, train_missing=train_missing, cancel=cancel) if needs_adapter else None
+        io.write_json(out / "run.json", settings | {"configs": configs, "scorers": list(scorers),
+                                                    "keypoint_method": keypoint_method, "adapter": adapter})
+        _save_queries(out, qmap)
+        _merge(out, pairs)  # the shards of a killed launch first: their rows are done
+        return adapter
+
+    adapter_model = world.from_main(prepare)
+    if not world.is_main:
+        _start(out, settings)  # read only: every process was launched with the same settings
+    done_pairs = {(r.config, r.query_id) for r in read_rows(out / "results.jsonl")}
+    todo = [p for p in pairs if p not in done_pairs]
+    mine = world.share(todo)
+    done = len(pairs) - len(todo) if world.is_main else 0
+    total = done + len(mine)
     if progress:
         progress(done, total)
+    results, traces = world.shard(out, "results.jsonl"), world.shard(out, "traces.jsonl")
+    by_id = {q.id: q for q in queries}
     risk_of: dict[str, bool] = {}
+    rows: list[EvalRow] = []
+    agent, agent_config = None, None
     status = "cancelled" if needs_adapter and adapter_model is None else "done"
-    for c in configs if status == "done" else []:
-        todo = [q for q in queries if (q.id, c) not in done_pairs]
-        if not todo:
-            continue
-        preset, adapted = CONFIGS[c]
-        cfg = AgentConfig.preset(preset)
-        cfg.max_new_tokens = max_new_tokens
-        agent = Agent(adapter_model if adapted else model, backend, cfg)
-        for q in todo:
-            if cancel is not None and cancel.is_set():
-                status = "cancelled"
-                break
-            if q.id not in risk_of:
-                risk_of[q.id] = bool(q.risk or screen(q.text).risk)
-            trace = agent.run(q.text, cancel=cancel)
-            if trace is None:  # stopped inside the run: the finished rows are kept, this one is not
-                status = "cancelled"
-                break
-            trace.save(out / "traces.jsonl", append=True)
-            row = EvalRow(q.id, c, getattr(agent.gen, "name", None) or (adapter_model if adapted else base_name),
-                          preset, q.text, trace.answer, trace.trace_id, risk_of[q.id], **timing(trace))
-            score_rows([row], qmap, scorers, keypoint_method)
-            io.append_jsonl(results, row)
-            rows.append(row)
-            done += 1
-            if progress:
-                progress(done, total)
-        if status == "cancelled":
+    for c, qid in mine if status == "done" else []:
+        if cancel is not None and cancel.is_set():
+            status = "cancelled"
             break
-    wanted = {(q.id, c) for q in queries for c in configs}
-    rows = [r for r in rows if (r.query_id, r.config) in wanted]
-    meta = {"status": status, "done": done, "total": total, "model": base_name, "backend": backend,
-            "scorers": list(scorers), "keypoint_method": keypoint_method, "n_boot": n_boot, "seed": seed}
+        preset, adapted = CONFIGS[c]
+        if agent_config != c:  # the share runs configuration by configuration: one model at a time
+            cfg = AgentConfig.preset(preset)
+            cfg.max_new_tokens = max_new_tokens
+            agent, agent_config = Agent(adapter_model if adapted else model, backend, cfg), c
+        q = by_id[qid]
+        if q.id not in risk_of:
+            risk_of[q.id] = bool(q.risk or screen(q.text).risk)
+        trace = agent.run(q.text, cancel=cancel)
+        if trace is None:  # stopped inside the run: the finished rows are kept, this one is not
+            status = "cancelled"
+            break
+        trace.save(traces, append=True)
+        row = EvalRow(q.id, c, getattr(agent.gen, "name", None) or (adapter_model if adapted else base_name),
+                      preset, q.text, trace.answer, trace.trace_id, risk_of[q.id], **timing(trace))
+        score_rows([row], qmap, scorers, keypoint_method)
+        io.append_jsonl(results, row)
+        rows.append(row)
+        done += 1
+        if progress:
+            progress(done, total)
+    world.barrier()  # every shard is complete
+    if not world.is_main:
+        return EvalRun(str(out), status, done, total, rows, {}, round(time.perf_counter() - t0, 2), world.rank)
+    by_rank = _merge(out, pairs) or {0: len(rows)}  # one process appended to results.jsonl itself
+    wanted = set(pairs)
+    rows = [r for r in read_rows(out / "results.jsonl") if (r.config, r.query_id) in wanted]
+    status = "done" if status == "done" and len(rows) == len(pairs) else "cancelled"
+    meta = {"status": status, "done": len(rows), "total": len(pairs), "model": base_name, "backend": backend,
+            "scorers": list(scorers), "keypoint_method": keypoint_method, "n_boot": n_boot, "seed": seed,
+            "processes": world.size, "pairs_by_rank": [by_rank.get(r, 0) for r in range(world.size)]}
     summary = _finish(out, rows, configs, meta, n_boot, seed)
-    return EvalRun(str(out), status, done, total, rows, summary, round(time.perf_counter() - t0, 2))
+    return EvalRun(str(out), status, len(rows), len(pairs), rows, summary, round(time.perf_counter() - t0, 2))
 
 
 def rescore(out_dir: str | Path, *, scorers: Sequence[str] = DEFAULT_SCORERS, keypoint_method: str = "embedding",
