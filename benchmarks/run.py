@@ -79,6 +79,53 @@ def bench_decode() -> dict:
     return out
 
 
+def _bandwidth_gb_s() -> float:
+    """This machine's memory bandwidth now: bytes read and written by copying 512 MB (well past any cache),
+    best of 5. numpy copies on one thread, so this may understate what two threads reach, and the fraction below
+    may overstate."""
+    import numpy as np
+
+    src, dst = np.ones(128 * 2**20, dtype=np.float32), np.empty(128 * 2**20, dtype=np.float32)
+    t, _ = timed(lambda: np.copyto(dst, src), repeat=5)
+    return 2 * src.nbytes / t / 1e9
+
+
+def _weight_bytes(model_file) -> int:
+    """Bytes of weights every decode step reads: the initializers of the graph's (quantized) matrix products,
+    scales and zero points included; the embedding table is only indexed, one row a token."""
+    import onnx
+
+    model = onnx.load(str(model_file), load_external_data=False)
+    sizes = {t.name: (len(t.raw_data) or 4 * max(1, len(t.float_data))) for t in model.graph.initializer}
+    used = {i for n in model.graph.node if n.op_type in ("MatMul", "MatMulNBits", "GroupQueryAttention")
+            for i in n.input[1:]}
+    return sum(size for name, size in sizes.items() if name in used)
+
+
+def bench_batched() -> dict:
+    """Rows decoded per step (chat_many) against one (chat), the default ONNX variant, same prompt per row so
+    every row runs the same number of steps; and the share of memory bandwidth one row's decoding uses."""
+    from workbench.models import get_generator
+
+    gen = get_generator("smollm2-135m-instruct", "onnx")
+    n = 64
+    gen.chat(PROMPT, max_new_tokens=8)  # warm-up
+    one = max((gen.chat(PROMPT, max_new_tokens=n) for _ in range(3)), key=lambda c: c.tokens_per_s)
+    out = {"batched_variant": gen.variant, "decode_tok_s_1_row": round(one.tokens_per_s, 1)}
+    for rows in (4, 8):
+        best = 0.0
+        for _ in range(2):
+            got = gen.chat_many([PROMPT] * rows, max_new_tokens=n, batch_size=rows)
+            best = max(best, sum(c.completion_tokens for c in got) / got[0].decode_s)
+        out[f"decode_tok_s_{rows}_rows"] = round(best, 1)
+        out[f"batched_decode_speedup_{rows}"] = round(best / one.tokens_per_s, 2)
+    out["batched_decode_speedup"] = out.pop("batched_decode_speedup_8")
+    weights, bandwidth = _weight_bytes(gen.path / "model.onnx"), _bandwidth_gb_s()
+    out |= {"decode_weight_mb_per_token": round(weights / 2**20, 1), "memory_bandwidth_gb_s": round(bandwidth, 1),
+            "decode_bw_fraction": round(weights * one.tokens_per_s / 1e9 / bandwidth, 3)}
+    return out
+
+
 def bench_score_options() -> dict:
     """All options from one prompt pass (shared KV cache) against re-running the prompt for each option."""
     from workbench.models import get_generator
@@ -290,7 +337,7 @@ def bench_coders() -> dict:
             "coder_pairs_per_s_with_sentences": round(len(pairs) / both, 1)}
 
 
-STEPS = ("import", "load", "decode", "score_options", "profile", "retrieval", "train", "screen", "coders")
+STEPS = ("import", "load", "decode", "batched", "score_options", "profile", "retrieval", "train", "screen", "coders")
 
 
 def main(argv: list[str]) -> int:

@@ -15,6 +15,7 @@ trusting one.
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import asdict, dataclass
 
 from workbench.drafts import critique, revision_verdict
@@ -62,16 +63,23 @@ class AgentConfig:
 
 
 class Agent:
-    def __init__(self, model: str | None = None, backend: str = "torch", config: AgentConfig | None = None):
+    def __init__(self, model: str | None = None, backend: str = "torch", config: AgentConfig | None = None, *,
+                 gen=None):
+        """``gen``: a generator to use instead of loading ``model`` (e.g. a ``models.batching.Batcher``)."""
         from workbench.models import get_generator
 
-        self.gen = get_generator(model, backend)
+        self.gen = gen if gen is not None else get_generator(model, backend)
         self.config = config or AgentConfig()
         self._index = None
+        self._search_lock = threading.Lock()  # agents on several queries at once (evaluate) share one index
 
     def _search(self, query: str, risk=None):
         """The k best cards (one chunk each); for a risk disclosure the safety-planning and risk cards of its
         categories come first, whatever the question's other words match."""
+        with self._search_lock:
+            return self._search_unlocked(query, risk)
+
+    def _search_unlocked(self, query: str, risk=None):
         from workbench import retrieval
 
         if self._index is None:

@@ -28,6 +28,7 @@ settings and trains the adapter, merges them at the end in the order one process
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 from collections.abc import Callable, Sequence
@@ -50,6 +51,7 @@ CONFIGS: dict[str, tuple[str, bool]] = {  # name -> (AgentConfig preset, uses th
     "cotherapist": ("cotherapist", True),
 }
 ADAPTER = "cotherapist"
+BATCH = 8  # queries a process answers at once: their model calls decode together (models.batching)
 _RESUME_FIX = "delete that line; the run resumes and regenerates it"
 
 
@@ -187,9 +189,12 @@ def evaluate(queries, configs: Sequence[str] | str = ("base", "cotherapist"), *,
     process's pairs (rank 0's include those done before), and only rank 0 returns the merged rows and the
     summary (the others return their own rows, ``summary={}``).
     """
+    from concurrent.futures import ThreadPoolExecutor
+
     from workbench.agent import Agent, AgentConfig
     from workbench.corpora import Query, load_queries
-    from workbench.models import resolve
+    from workbench.models import get_generator, resolve
+    from workbench.models.batching import Batcher
     from workbench.safety import screen
 
     t0 = time.perf_counter()
@@ -232,33 +237,36 @@ def evaluate(queries, configs: Sequence[str] | str = ("base", "cotherapist"), *,
     by_id = {q.id: q for q in queries}
     risk_of: dict[str, bool] = {}
     rows: list[EvalRow] = []
-    agent, agent_config = None, None
     status = "cancelled" if needs_adapter and adapter_model is None else "done"
-    for c, qid in mine if status == "done" else []:
-        if cancel is not None and cancel.is_set():
-            status = "cancelled"
-            break
+    for c, share in itertools.groupby(mine if status == "done" else [], key=lambda p: p[0]):  # a model at a time
         preset, adapted = CONFIGS[c]
-        if agent_config != c:  # the share runs configuration by configuration: one model at a time
-            cfg = AgentConfig.preset(preset)
-            cfg.max_new_tokens = max_new_tokens
-            agent, agent_config = Agent(adapter_model if adapted else model, backend, cfg), c
-        q = by_id[qid]
-        if q.id not in risk_of:
-            risk_of[q.id] = bool(q.risk or screen(q.text).risk)
-        trace = agent.run(q.text, cancel=cancel)
-        if trace is None:  # stopped inside the run: the finished rows are kept, this one is not
+        cfg = AgentConfig.preset(preset)
+        cfg.max_new_tokens = max_new_tokens
+        gen = Batcher(get_generator(adapter_model if adapted else model, backend), BATCH)
+        agent, todo_qs = Agent(config=cfg, gen=gen), [by_id[qid] for _, qid in share]
+        for q in todo_qs:  # here, before the threads: the first screen() loads the screen once
+            risk_of.setdefault(q.id, bool(q.risk or screen(q.text).risk))
+        pool = ThreadPoolExecutor(BATCH)  # BATCH queries at once: their model calls are decoded together
+        try:
+            traces_in_order = pool.map(lambda q, a=agent: a.run(q.text, cancel=cancel), todo_qs)
+            for q, trace in zip(todo_qs, traces_in_order, strict=True):
+                if trace is None:  # stopped inside its run; answers finished by then are kept, this one is not
+                    status = "cancelled"
+                    continue
+                trace.save(traces, append=True)
+                row = EvalRow(q.id, c, gen.name or (adapter_model if adapted else base_name), preset, q.text,
+                              trace.answer, trace.trace_id, risk_of[q.id], **timing(trace))
+                score_rows([row], qmap, scorers, keypoint_method)
+                io.append_jsonl(results, row)
+                rows.append(row)
+                done += 1
+                if progress:
+                    progress(done, total)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        if status == "cancelled" or (cancel is not None and cancel.is_set()):
             status = "cancelled"
             break
-        trace.save(traces, append=True)
-        row = EvalRow(q.id, c, getattr(agent.gen, "name", None) or (adapter_model if adapted else base_name),
-                      preset, q.text, trace.answer, trace.trace_id, risk_of[q.id], **timing(trace))
-        score_rows([row], qmap, scorers, keypoint_method)
-        io.append_jsonl(results, row)
-        rows.append(row)
-        done += 1
-        if progress:
-            progress(done, total)
     world.barrier()  # every shard is complete
     if not world.is_main:
         return EvalRun(str(out), status, done, total, rows, {}, round(time.perf_counter() - t0, 2), world.rank)

@@ -1,0 +1,40 @@
+"""Concurrent chat calls decoded together (models.batching.Batcher), on the tiny model: each caller gets what
+chat gives alone, requests with the same settings share a batch, and one bad request fails only its caller."""
+
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from workbench.errors import WorkbenchError
+from workbench.models.batching import Batcher
+
+ASKS = ["How do I start a thought record?", "hi", "What is behavioural activation?", "Name one grounding skill.",
+        "How can I help a client who cancels often?", "What is a safety plan?"]
+
+
+def _msgs(q):
+    return [{"role": "user", "content": q}]
+
+
+def test_threads_get_their_own_answers_decoded_together(tiny):
+    alone = {q: tiny.chat(_msgs(q), max_new_tokens=12).text for q in ASKS}
+    sampled = tiny.chat(_msgs(ASKS[0]), max_new_tokens=12, temperature=1.0, seed=3).text
+    batcher = Batcher(tiny, batch_size=4, wait_s=0.1)
+    with ThreadPoolExecutor(len(ASKS) + 1) as pool:
+        got = pool.map(lambda q: batcher.chat(_msgs(q), max_new_tokens=12).text, ASKS)
+        odd = pool.submit(batcher.chat, _msgs(ASKS[0]), max_new_tokens=12, temperature=1.0, seed=3)
+        assert dict(zip(ASKS, got, strict=True)) == alone
+        assert odd.result().text == sampled  # other settings: a batch of its own, same answer
+    assert sum(batcher.batches) == len(ASKS) + 1 and max(batcher.batches) > 1 and max(batcher.batches) <= 4
+    assert batcher.name == tiny.name and batcher.backend == "torch"  # the rest is the generator's
+
+
+def test_a_bad_request_fails_only_its_caller(tiny):
+    batcher = Batcher(tiny, batch_size=8, wait_s=0.1)
+    too_long = "word " * 9000  # past the context window
+    with ThreadPoolExecutor(3) as pool:
+        good = [pool.submit(batcher.chat, _msgs(q), max_new_tokens=6) for q in ASKS[:2]]
+        bad = pool.submit(batcher.chat, _msgs(too_long), max_new_tokens=6)
+        assert [f.result().text for f in good] == [tiny.chat(_msgs(q), max_new_tokens=6).text for q in ASKS[:2]]
+        with pytest.raises(WorkbenchError, match="context window"):
+            bad.result()
