@@ -25,7 +25,7 @@ def test_threads_get_their_own_answers_decoded_together(tiny):
         odd = pool.submit(batcher.chat, _msgs(ASKS[0]), max_new_tokens=12, temperature=1.0, seed=3)
         assert dict(zip(ASKS, got, strict=True)) == alone
         assert odd.result().text == sampled  # other settings: a batch of its own, same answer
-    assert sum(batcher.batches) == len(ASKS) + 1 and max(batcher.batches) > 1 and max(batcher.batches) <= 4
+    assert sum(batcher.batches) == len(ASKS) + 1 and max(batcher.batches) > 1  # requests per serve() call
     assert batcher.name == tiny.name and batcher.backend == "torch"  # the rest is the generator's
 
 

@@ -2,8 +2,9 @@
 (the agent) and ``Generator.chat_many``.
 
 Several threads each run their own agent on their own query; whenever one of them asks the model, its
-request waits a moment for others, and whichever thread finds no batch running decodes every waiting
-request that shares its settings in one ``chat_many`` call, then hands each caller its answer. Greedy
+request waits a moment for others, and a decoding thread of the batcher's own serves the waiting requests
+that share a setting (``Generator.serve``): up to ``batch_size`` rows per step, a request that arrives
+meanwhile joining as a row frees up, each caller handed its answer as it ends. Greedy
 answers equal what ``chat`` gives alone and sampled rows draw from their own seeded generators, so results
 do not depend on which requests happened to share a batch.
 """
@@ -25,7 +26,7 @@ class Batcher:
         self._pending: list[tuple[tuple, list, dict, Future]] = []
         self._lock = threading.Lock()
         self._leading = False
-        self.batches: list[int] = []  # rows per chat_many call, for a look at how well requests met
+        self.batches: list[int] = []  # requests per serve() call, for a look at how well requests met
 
     def __getattr__(self, name):  # name, backend, tokenizer, encode_chat, … are the generator's
         return getattr(self.gen, name)
@@ -36,33 +37,50 @@ class Batcher:
         done: Future = Future()
         with self._lock:
             self._pending.append((key, messages, settings | {"cancel": cancel}, done))
-            lead = not self._leading
-            self._leading = self._leading or lead
-        if lead:
-            self._lead()
+            if not self._leading:  # a thread of its own decodes, so no caller's work waits on the others'
+                self._leading = True
+                threading.Thread(target=self._lead, name="workbench-batcher", daemon=True).start()
         return done.result()
 
     def _lead(self) -> None:
-        """Decode waiting requests, a batch of one setting at a time, until none wait; then step down."""
+        """Serve waiting requests, one setting at a time, until none wait; then stop."""
         while True:
             time.sleep(self.wait_s)  # let the other threads' requests arrive
             with self._lock:
                 if not self._pending:
                     self._leading = False
                     return
-                key = self._pending[0][0]
-                batch = [p for p in self._pending if p[0] == key][:self.batch_size]
-                self._pending = [p for p in self._pending if not any(p is b for b in batch)]
-            self.batches.append(len(batch))
-            try:
-                outs = self.gen.chat_many([b[1] for b in batch], batch_size=self.batch_size, **batch[0][2])
-            except Exception:  # one bad request (e.g. too long) must not fail the others: each alone
-                outs = None
-            for i, (_, messages, settings, done) in enumerate(batch):
-                if outs is not None:
-                    done.set_result(outs[i])
-                    continue
+                key, settings = self._pending[0][0], dict(self._pending[0][2])
+            self._serve(key, settings)
+
+    def _serve(self, key: tuple, settings: dict) -> None:
+        """One ``Generator.serve`` over the requests with this setting; those that arrive while it decodes
+        join as rows free up."""
+        tickets: dict[int, Future] = {}
+        taken = 0
+
+        def take(free: int) -> list:
+            nonlocal taken
+            with self._lock:
+                mine = [p for p in self._pending if p[0] == key][:free]
+                self._pending = [p for p in self._pending if not any(p is m for m in mine)]
+            got = []
+            for _, messages, _, done in mine:
                 try:
-                    done.set_result(self.gen.chat(messages, **settings))
-                except Exception as exc:  # its caller gets the error, not a hang
+                    ids = self.gen.encode_chat(messages, max_new_tokens=settings.get("max_new_tokens", 256),
+                                               truncate=settings.get("truncate", "error"))
+                except Exception as exc:  # e.g. too long: its caller gets the error, the others go on
                     done.set_exception(exc)
+                    continue
+                tickets[id(done)] = done
+                got.append((id(done), ids))
+            taken += len(got)
+            return got
+
+        try:
+            self.gen.serve(take, lambda ticket, c: tickets.pop(ticket).set_result(c), batch_size=self.batch_size,
+                           **{k: v for k, v in settings.items() if k != "truncate"})
+        except Exception as exc:  # every caller still waiting gets the error, not a hang
+            for done in tickets.values():
+                done.set_exception(exc)
+        self.batches.append(taken)

@@ -124,56 +124,74 @@ class TorchGenerator:
                     input_ids=torch.tensor([[tok]]), past_key_values=out.past_key_values, use_cache=True
                 )
 
-    def _steps_many(self, prompts: list[list[int]], max_new_tokens: int, temperature: float, seed: int, cancel,
-                    finished: set[int]):
-        """Yield ({row: token, or None at an end-of-turn token}, prefill_s) per step for the rows still decoding.
+    def _steps_many(self, take, max_new_tokens: int, temperature: float, seed: int, cancel, finished: set,
+                    batch_size: int):
+        """Decode rows that come and go; yield ({ticket: token, or None at an end-of-turn token}, {ticket:
+        prefill_s of the rows that joined before this step}) per step.
 
-        Rows are prefilled one by one (the numbers ``_steps`` gets), then decoded together: each row's cache
-        is left-padded to the longest, with a mask over the padding and the row's own positions. Rows the
-        caller adds to ``finished`` (indices into ``prompts``) leave the batch before the next step.
+        Before every step ``take(free)`` hands over up to ``free`` new (ticket, token ids) rows. Each is
+        prefilled alone (the numbers ``_steps`` gets) and joins the batch's cache, left-padded to the longest
+        row with a mask over the padding and its own positions. A row leaves after ``max_new_tokens`` tokens,
+        an end-of-turn token, or when the caller adds its ticket to ``finished``. Ends when no row is left
+        and ``take`` gives none.
         """
         import torch
-        from transformers import DynamicCache
 
-        rngs = [torch.Generator().manual_seed(seed) for _ in prompts]
-        width = max(map(len, prompts))
+        pad = torch.nn.functional.pad
+        cache = mask = logits = None
+        tickets, counts, rngs, pos = [], [], [], []
         with torch.inference_mode():
-            t0 = time.perf_counter()
-            caches, last = [], []
-            for ids in prompts:
-                out = self.model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
-                last.append(out.logits[0, -1])
-                caches.append(out.past_key_values)
-            cache = DynamicCache()
-            pads = [(0, 0, width - len(ids), 0) for ids in prompts]  # left padding along the positions
-            for n in range(len(caches[0].layers)):
-                keys = [torch.nn.functional.pad(c.layers[n].keys, p) for c, p in zip(caches, pads, strict=True)]
-                values = [torch.nn.functional.pad(c.layers[n].values, p) for c, p in zip(caches, pads, strict=True)]
-                cache.update(torch.cat(keys), torch.cat(values), n)
-            del caches
-            logits = torch.stack(last)
-            mask = torch.zeros((len(prompts), width), dtype=torch.long)
-            for r, ids in enumerate(prompts):
-                mask[r, width - len(ids):] = 1
-            pos = torch.tensor([len(ids) for ids in prompts])
-            rows = list(range(len(prompts)))  # which prompt each batch row decodes
-            prefill = time.perf_counter() - t0
-            for _ in range(max_new_tokens):
+            while True:
                 if cancel is not None and cancel.is_set():
                     return
-                toks = [self._pick(logits[j], temperature, rngs[r]) for j, r in enumerate(rows)]
-                yield {r: (None if t in self.stop_ids else t) for r, t in zip(rows, toks, strict=True)}, prefill
-                keep = [j for j, r in enumerate(rows) if r not in finished and toks[j] not in self.stop_ids]
-                if not keep:
+                joined = {}
+                for ticket, ids in take(batch_size - len(tickets)):
+                    t0 = time.perf_counter()
+                    out = self.model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
+                    width, n = (0 if mask is None else mask.shape[1]), len(ids)
+                    if cache is None:
+                        cache, mask = out.past_key_values, torch.ones((1, n), dtype=torch.long)
+                    else:  # left-pad whichever is shorter, then the new row joins the batch
+                        for layer, new in zip(cache.layers, out.past_key_values.layers, strict=True):
+                            old = (0, 0, max(n - width, 0), 0)
+                            layer.keys = torch.cat([pad(layer.keys, old), pad(new.keys, (0, 0, max(width - n, 0), 0))])
+                            layer.values = torch.cat([pad(layer.values, old),
+                                                      pad(new.values, (0, 0, max(width - n, 0), 0))])
+                        row = pad(torch.ones((1, n), dtype=torch.long), (max(width - n, 0), 0))
+                        mask = torch.cat([pad(mask, (max(n - width, 0), 0)), row])
+                    last = out.logits[:, -1]
+                    logits = last if logits is None else torch.cat([logits, last])
+                    tickets.append(ticket)
+                    counts.append(0)
+                    rngs.append(torch.Generator().manual_seed(seed))
+                    pos.append(n)
+                    joined[ticket] = time.perf_counter() - t0
+                if not tickets:
                     return
-                if len(keep) < len(rows):
-                    index = torch.tensor(keep)
-                    cache.batch_select_indices(index)
-                    mask, pos, rows, toks = mask[index], pos[index], [rows[j] for j in keep], [toks[j] for j in keep]
-                mask = torch.cat([mask, torch.ones((len(rows), 1), dtype=torch.long)], dim=1)
+                toks, step = self._row_step(logits, tickets, temperature, rngs)
+                yield step, joined
+                counts = [c + 1 for c in counts]
+                keep = [j for j, t in enumerate(tickets) if t not in finished and step[t] is not None
+                        and counts[j] < max_new_tokens]
+                if not keep:
+                    cache = mask = logits = None
+                    tickets, counts, rngs, pos = [], [], [], []
+                    continue
+                if len(keep) < len(tickets):
+                    cache.batch_select_indices(torch.tensor(keep))
+                    mask = mask[keep]
+                    tickets, counts, rngs, pos, toks = ([x[j] for j in keep]
+                                                        for x in (tickets, counts, rngs, pos, toks))
+                mask = torch.cat([mask, torch.ones((len(tickets), 1), dtype=torch.long)], dim=1)
                 out = self.model(input_ids=torch.tensor(toks)[:, None], attention_mask=mask,
-                                 position_ids=pos[:, None], past_key_values=cache, use_cache=True)
-                cache, logits, pos = out.past_key_values, out.logits[:, -1], pos + 1
+                                 position_ids=torch.tensor(pos)[:, None], past_key_values=cache, use_cache=True)
+                cache, logits, pos = out.past_key_values, out.logits[:, -1], [p + 1 for p in pos]
+
+    def _row_step(self, logits, tickets: list, temperature: float, rngs):
+        """Each decoding row's next token, and the step ``_steps_many`` yields: {ticket: token, or None at an
+        end-of-turn token}."""
+        toks = [self._pick(logits[j], temperature, rngs[j]) for j in range(len(tickets))]
+        return toks, {t: (None if k in self.stop_ids else k) for t, k in zip(tickets, toks, strict=True)}
 
     def greedy_tokens(self, ids: Sequence[int], k: int) -> list[int]:
         """The first ``k`` greedy token ids after the prompt ``ids`` (fewer at an end-of-turn token):
@@ -209,35 +227,66 @@ class TorchGenerator:
 
         Decoding a small model on a CPU is bound by reading its weights, so one step for eight rows costs
         little more than one step for one. Greedy output equals ``chat``'s for each conversation (each row is
-        prefilled alone; rows that finish leave the batch). Sampling draws each row from its own generator
-        seeded with ``seed``, as ``chat`` would. ``progress(done, total)`` is called after every batch;
-        ``cancel`` stops every row (finish_reason "cancelled"). A row's times are its batch's, shared.
+        prefilled alone); a row that finishes leaves the batch and the next conversation takes its place.
+        Sampling draws each row from its own generator seeded with ``seed``, as ``chat`` would.
+        ``progress(done, total)`` is called as answers finish; ``cancel`` stops every row (finish_reason
+        "cancelled"). A row's decode time is wall time from its prefill to its end, so rows share steps.
         """
         prompts = [self.encode_chat(m, max_new_tokens=max_new_tokens, truncate=truncate) for m in conversations]
+        waiting = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)  # similar lengths meet
         results: list[Completion | None] = [None] * len(prompts)
-        size = max(1, batch_size)
-        order = sorted(range(len(prompts)), key=lambda i: len(prompts[i]))  # similar lengths share a batch
-        for start in range(0, len(order), size):
-            rows = order[start:start + size]
-            answers = [Answer(self.tokenizer, stop) for _ in rows]
-            finished: set[int] = set()
-            t_start, prefill = time.perf_counter(), 0.0
-            for step, prefill in self._steps_many([prompts[i] for i in rows], max_new_tokens,  # noqa: B007
-                                                  temperature, seed, cancel, finished):
-                for j, tok in step.items():
-                    if tok is None:
-                        answers[j].finish = "stop"
-                    else:
-                        answers[j].add(tok)
-                    if answers[j].finish:
-                        finished.add(j)
-            total = time.perf_counter() - t_start
-            for i, answer in zip(rows, answers, strict=True):
-                answer.end(max_new_tokens, cancel)
-                results[i] = answer.completion(self, len(prompts[i]), prefill, total)
+
+        def take(free: int) -> list:
+            return [(i, prompts[i]) for i in (waiting.pop() for _ in range(min(free, len(waiting))))]
+
+        def deliver(i: int, completion: Completion) -> None:
+            results[i] = completion
             if progress:
-                progress(min(start + size, len(order)), len(order))
+                progress(sum(r is not None for r in results), len(results))
+
+        self.serve(take, deliver, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, stop=stop,
+                   cancel=cancel, batch_size=batch_size)
+        for i in waiting:  # never started: stopped before their turn
+            never = Answer(self.tokenizer, stop)
+            never.finish = "cancelled"
+            results[i] = never.completion(self, len(prompts[i]), 0.0, 0.0)
         return results
+
+    def serve(self, take, deliver, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
+              batch_size: int = 8) -> None:
+        """Decode conversations as they arrive, up to ``batch_size`` per step: ``take(free)`` returns up to
+        ``free`` new (ticket, token ids) pairs (``encode_chat``'s ids) and is asked before every step;
+        ``deliver(ticket, Completion)`` gets each answer as it ends. Returns once ``take`` gives none and no
+        row is decoding, or on ``cancel`` (the rows decoding are delivered as cancelled)."""
+        live: dict = {}  # ticket -> [Answer, prompt tokens, start time, prefill seconds]
+        finished: set = set()
+
+        def taking(free: int) -> list:
+            got = take(free)
+            for ticket, ids in got:
+                live[ticket] = [Answer(self.tokenizer, stop), len(ids), time.perf_counter(), 0.0]
+            return got
+
+        def close(ticket) -> None:
+            answer, n, started, prefill = live.pop(ticket)
+            answer.end(max_new_tokens, cancel)
+            deliver(ticket, answer.completion(self, n, prefill, time.perf_counter() - started))
+
+        for step, joined in self._steps_many(taking, max_new_tokens, temperature, seed, cancel, finished,
+                                             max(1, batch_size)):
+            for ticket, seconds in joined.items():
+                live[ticket][3] = seconds
+            for ticket, tok in step.items():
+                answer = live[ticket][0]
+                if tok is None:
+                    answer.finish = "stop"
+                else:
+                    answer.add(tok)
+                if answer.finish or len(answer.tokens) >= max_new_tokens:
+                    finished.add(ticket)
+                    close(ticket)
+        for ticket in list(live):  # stopped
+            close(ticket)
 
     def stream(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
                truncate="error") -> Iterator[str]:

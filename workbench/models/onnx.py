@@ -260,58 +260,68 @@ class OnnxGenerator(TorchGenerator):
         self.session.run_with_iobinding(b)
         return self._logits[:n]
 
-    def _steps_many(self, prompts: list[list[int]], max_new_tokens: int, temperature: float, seed: int, cancel,
-                    finished: set[int]):
-        """TorchGenerator._steps_many on ONNX Runtime: each row is prefilled alone into its own row of the
-        shared KV buffers, then the rows decode together. A row that finishes is overwritten by the batch's
-        last row, so the rows decoding stay one block. Graphs without fused attention decode one row at a time."""
+    def _steps_many(self, take, max_new_tokens: int, temperature: float, seed: int, cancel, finished: set,
+                    batch_size: int):
+        """TorchGenerator._steps_many on ONNX Runtime: each row is prefilled alone into a row of its own in the
+        shared KV buffers, then the rows decode together. A row that leaves is overwritten by the batch's last
+        row, so the rows decoding stay one block, and a new row joins at the end. Graphs without fused
+        attention decode one row at a time."""
         np = self._np
         if not self.shared_kv:
-            yield from self._rows_one_by_one(prompts, max_new_tokens, temperature, seed, cancel, finished)
+            yield from self._rows_one_by_one(take, max_new_tokens, temperature, seed, cancel, finished)
             return
-        rngs = [np.random.default_rng(seed) for _ in prompts]
+        tickets, counts, rngs, lengths = [], [], [], []
+        logits = np.empty((0, self.vocab), dtype=np.float32)
         with self._exclusive():
-            t0 = time.perf_counter()
-            self._grow(max(map(len, prompts)) + max_new_tokens, len(prompts))
-            last = []
-            for r, ids in enumerate(prompts):
-                last.append(self._forward(ids, 0, keep=1, row=r)[0][-1].copy())
-            logits = np.stack(last)
-            lengths = np.array([len(ids) for ids in prompts])
-            rows = list(range(len(prompts)))  # which prompt each buffer row decodes
-            prefill = time.perf_counter() - t0
-            for _ in range(max_new_tokens):
+            while True:
                 if cancel is not None and cancel.is_set():
                     return
-                toks = [self._pick(logits[j], temperature, rngs[r]) for j, r in enumerate(rows)]
-                yield {r: (None if t in self.stop_ids else t) for r, t in zip(rows, toks, strict=True)}, prefill
-                for j in reversed(range(len(rows))):  # highest first, so a moved row is never one that leaves
-                    if rows[j] in finished or toks[j] in self.stop_ids:
-                        end = len(rows) - 1
+                joined = {}
+                for ticket, ids in take(batch_size - len(tickets)):
+                    t0, r = time.perf_counter(), len(tickets)
+                    self._grow(len(ids) + max_new_tokens, r + 1)
+                    logits = np.concatenate([logits, self._forward(ids, 0, keep=1, row=r)[0][-1:]])
+                    tickets.append(ticket)
+                    counts.append(0)
+                    rngs.append(np.random.default_rng(seed))
+                    lengths.append(len(ids))
+                    joined[ticket] = time.perf_counter() - t0
+                if not tickets:
+                    return
+                toks, step = self._row_step(logits, tickets, temperature, rngs)
+                yield step, joined
+                counts = [c + 1 for c in counts]
+                for j in reversed(range(len(tickets))):  # highest first, so a moved row is never one that leaves
+                    if tickets[j] in finished or step[tickets[j]] is None or counts[j] >= max_new_tokens:
+                        end = len(tickets) - 1
                         if j != end:
                             for buf in self._kv:
                                 buf[j, :, :lengths[end]] = buf[end, :, :lengths[end]]
-                            rows[j], toks[j], lengths[j] = rows[end], toks[end], lengths[end]
-                        del rows[end], toks[end]
-                        lengths = lengths[:end]
-                if not rows:
-                    return
-                logits = self._decode_rows(toks, lengths)
-                lengths = lengths + 1
+                        for row in (tickets, counts, rngs, lengths, toks):
+                            row[j] = row[end]
+                            del row[end]
+                if tickets:  # a copy: the next row's prefill writes the same logits buffer
+                    logits = self._decode_rows(toks, np.array(lengths)).copy()
+                    lengths = [n + 1 for n in lengths]
+                else:
+                    logits = logits[:0]
 
-    def _rows_one_by_one(self, prompts, max_new_tokens, temperature, seed, cancel, finished):
+    def _rows_one_by_one(self, take, max_new_tokens, temperature, seed, cancel, finished):
         """``_steps_many``'s contract through the single-row loop, for graphs whose cache is not one buffer."""
-        for r, ids in enumerate(prompts):
+        while got := take(1):
+            (ticket, ids), = got
             steps, n = self._steps(ids, max_new_tokens, temperature, seed, cancel), 0
             try:
                 for tok, prefill in steps:
                     n += 1
-                    yield {r: tok}, prefill
-                    if r in finished:
+                    yield {ticket: tok}, ({ticket: prefill} if n == 1 else {})
+                    if ticket in finished:
                         break
                 else:
-                    if n < max_new_tokens and not (cancel is not None and cancel.is_set()):
-                        yield {r: None}, 0.0  # an end-of-turn token
+                    if cancel is not None and cancel.is_set():
+                        return
+                    if n < max_new_tokens:
+                        yield {ticket: None}, {}  # an end-of-turn token
             finally:
                 steps.close()  # releases the generator's hold on the buffers before the next row
 
