@@ -126,6 +126,33 @@ def bench_batched() -> dict:
     return out
 
 
+def bench_eval() -> dict:
+    """The evaluation on ONNX over the first 16 shipped queries: queries a minute for base and the full
+    co-therapist (the adapter, if this machine has trained it; else +RAG), and base answered 8 at a time
+    against one at a time (``evaluate.BATCH``), side by side."""
+    from workbench import evaluate as ev
+    from workbench.corpora import load_queries
+    from workbench.errors import WorkbenchError
+
+    queries, out = load_queries(None)[:16], {}
+    try:
+        full = "cotherapist" if ev.ensure_adapter_model(None) else "rag"
+    except WorkbenchError:  # no adapter trained on this machine
+        full = "rag"
+    with tempfile.TemporaryDirectory() as tmp:
+        for config, batch in (("base", ev.BATCH), ("base", 1), (full, ev.BATCH)):
+            default, ev.BATCH = ev.BATCH, batch
+            try:
+                t, _ = timed(lambda c=config, b=batch: ev.evaluate(queries, (c,), backend="onnx",
+                                                                   out=f"{tmp}/{c}-{b}", max_new_tokens=160))
+            finally:
+                ev.BATCH = default
+            out[f"eval_queries_per_min_{config}" + ("_one_at_a_time" if batch == 1 else "")] = round(16 / t * 60, 1)
+    one = out["eval_queries_per_min_base_one_at_a_time"]
+    out["eval_batched_speedup"] = round(out["eval_queries_per_min_base"] / one, 2)
+    return out
+
+
 def bench_score_options() -> dict:
     """All options from one prompt pass (shared KV cache) against re-running the prompt for each option."""
     from workbench.models import get_generator
@@ -337,7 +364,8 @@ def bench_coders() -> dict:
             "coder_pairs_per_s_with_sentences": round(len(pairs) / both, 1)}
 
 
-STEPS = ("import", "load", "decode", "batched", "score_options", "profile", "retrieval", "train", "screen", "coders")
+STEPS = ("import", "load", "decode", "batched", "eval", "score_options", "profile", "retrieval", "train", "screen",
+         "coders")
 
 
 def main(argv: list[str]) -> int:
