@@ -248,7 +248,9 @@ def evaluate(queries, configs: Sequence[str] | str = ("base", "cotherapist"), *,
             risk_of.setdefault(q.id, bool(q.risk or screen(q.text).risk))
         pool = ThreadPoolExecutor(BATCH)  # BATCH queries at once: their model calls are decoded together
         try:
-            traces_in_order = pool.map(lambda q, a=agent: a.run(q.text, cancel=cancel), todo_qs)
+            first = [agent.run(todo_qs[0].text, cancel=cancel)]  # alone: what the agent loads lazily loads once
+            traces_in_order = itertools.chain(first, pool.map(lambda q, a=agent: a.run(q.text, cancel=cancel),
+                                                              todo_qs[1:]))
             for q, trace in zip(todo_qs, traces_in_order, strict=True):
                 if trace is None:  # stopped inside its run; answers finished by then are kept, this one is not
                     status = "cancelled"
