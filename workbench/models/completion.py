@@ -1,11 +1,13 @@
-"""What a generator returns (``Completion``) and how an answer's text is built as its tokens arrive (``Answer``):
+"""What a generator returns (``Completion``), how an answer's text is built as its tokens arrive (``Answer``),
+and the loop that turns a backend's batched decode steps into answers (``Answering.chat_many`` and ``serve``):
 one place, so ``chat``, ``stream`` and ``chat_many`` on every backend end and count answers alike."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
-__all__ = ["Answer", "Completion"]
+__all__ = ["Answer", "Answering", "Completion"]
 
 
 @dataclass
@@ -59,3 +61,75 @@ class Answer:
         return Completion(text=self.text.strip(), prompt_tokens=prompt_tokens, completion_tokens=len(self.tokens),
                           prefill_s=prefill, decode_s=max(total - prefill, 1e-9), finish_reason=self.finish,
                           model=gen.name, backend=gen.backend)
+
+
+class Answering:
+    """``chat_many`` and ``serve`` for a backend that has ``encode_chat``, ``tokenizer``, ``name``, ``backend``
+    and ``_steps_many(take, max_new_tokens, temperature, seed, cancel, finished, batch_size)``."""
+
+    def chat_many(self, conversations, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
+                  truncate="error", batch_size: int = 8, progress=None) -> list[Completion]:
+        """``chat`` for many conversations, decoding up to ``batch_size`` of them per step.
+
+        Decoding a small model on a CPU is bound by reading its weights, so one step for eight rows costs
+        little more than one step for one. Greedy output equals ``chat``'s for each conversation (each row is
+        prefilled alone); a row that finishes leaves the batch and the next conversation takes its place.
+        Sampling draws each row from its own generator seeded with ``seed``, as ``chat`` would.
+        ``progress(done, total)`` is called as answers finish; ``cancel`` stops every row (finish_reason
+        "cancelled"). A row's decode time is wall time from its prefill to its end, so rows share steps.
+        """
+        prompts = [self.encode_chat(m, max_new_tokens=max_new_tokens, truncate=truncate) for m in conversations]
+        waiting = sorted(range(len(prompts)), key=lambda i: len(prompts[i]), reverse=True)  # similar lengths meet
+        results: list[Completion | None] = [None] * len(prompts)
+
+        def take(free: int) -> list:
+            return [(i, prompts[i]) for i in (waiting.pop() for _ in range(min(free, len(waiting))))]
+
+        def deliver(i: int, completion: Completion) -> None:
+            results[i] = completion
+            if progress:
+                progress(sum(r is not None for r in results), len(results))
+
+        self.serve(take, deliver, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, stop=stop,
+                   cancel=cancel, batch_size=batch_size)
+        for i in waiting:  # never started: stopped before their turn
+            never = Answer(self.tokenizer, stop)
+            never.finish = "cancelled"
+            results[i] = never.completion(self, len(prompts[i]), 0.0, 0.0)
+        return results
+
+    def serve(self, take, deliver, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
+              batch_size: int = 8) -> None:
+        """Decode conversations as they arrive, up to ``batch_size`` per step: ``take(free)`` returns up to
+        ``free`` new (ticket, token ids) pairs (``encode_chat``'s ids) and is asked before every step;
+        ``deliver(ticket, Completion)`` gets each answer as it ends. Returns once ``take`` gives none and no
+        row is decoding, or on ``cancel`` (the rows decoding are delivered as cancelled)."""
+        live: dict = {}  # ticket -> [Answer, prompt tokens, start time, prefill seconds]
+        finished: set = set()
+
+        def taking(free: int) -> list:
+            got = take(free)
+            for ticket, ids in got:
+                live[ticket] = [Answer(self.tokenizer, stop), len(ids), time.perf_counter(), 0.0]
+            return got
+
+        def close(ticket) -> None:
+            answer, n, started, prefill = live.pop(ticket)
+            answer.end(max_new_tokens, cancel)
+            deliver(ticket, answer.completion(self, n, prefill, time.perf_counter() - started))
+
+        for step, joined in self._steps_many(taking, max_new_tokens, temperature, seed, cancel, finished,
+                                             max(1, batch_size)):
+            for ticket, seconds in joined.items():
+                live[ticket][3] = seconds
+            for ticket, tok in step.items():
+                answer = live[ticket][0]
+                if tok is None:
+                    answer.finish = "stop"
+                else:
+                    answer.add(tok)
+                if answer.finish or len(answer.tokens) >= max_new_tokens:
+                    finished.add(ticket)
+                    close(ticket)
+        for ticket in list(live):  # stopped
+            close(ticket)
