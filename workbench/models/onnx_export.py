@@ -27,6 +27,7 @@ from pathlib import Path
 from workbench import __version__, paths
 from workbench.errors import WorkbenchError
 from workbench.io import Record, atomic_dir, check_writable, sha256_file, verify_files, write_json
+from workbench.models.blockquant import exact_blocks
 from workbench.models.onnx_graph import add_logits_to_keep, fuse_attention, save_model, untie_lm_head
 from workbench.models.registry import build_tiny, ensure_cached, resolve
 
@@ -40,19 +41,21 @@ GRAPH_VERSION = 1  # bump when the graph edits change, so existing exports are r
 MODEL_FILE = "model.onnx"
 PARITY_FILE = "parity.json"  # written beside the manifest by workbench.parity; not part of the export
 
-# Weight-only block quantization (MatMulNBits) of every MatMul, the output layer included. Measured on
-# SmolLM2-135M, whose weights come from a Q4_1 GGUF (asymmetric 4-bit blocks of 32 along the input):
-#   int8 = 8-bit asymmetric, block 32: perplexity +0.5 % vs fp32, greedy agreement 0.76, ~2x fp32 speed.
-#   int4 = 4-bit asymmetric, block 32: +15 %, agreement 0.09, ~3x fp32 speed. Symmetric was worse (+27 %),
-#          block 128 worse still (+46 % symmetric) for 5-10 % more speed; presumably because Q4_1's
-#          offset grid cannot be re-expressed with an integer zero point, so its values are rounded twice.
+# Weight-only block quantization (MatMulNBits) of every MatMul, the output layer included. SmolLM2-135M's
+# weights come from a Q4_1 GGUF (asymmetric 4-bit blocks of 32 along the input; output layer Q8_0):
+#   int8 = 8-bit asymmetric, block 32, round to nearest: perplexity +0.005 % vs fp32 (Xeon AVX-512; +0.5 % was
+#          measured on an AVX2 EPYC), greedy agreement 0.76.
+#   int4 = the GGUF's own blocks, written exactly (models.blockquant: 4 bits plus each block's remainder, the
+#          output layer at 8 bits): +0.26 %, agreement 0.51; 0.9x int8's decode speed on the Xeon, smaller on disk.
+#          Round to nearest at 4 bits instead measured +15 % (agreement 0.09, fails parity): Q4_1's offsets
+#          cannot be re-expressed with an integer zero point, so every value was rounded twice.
 #   Dynamic int8 (quantize_dynamic) measured +76 %: it also quantizes activations, one scale per tensor.
-# accuracy_level 4 lets MLAS multiply in int8: 3x faster than level 0 on this AVX2 CPU, same fidelity.
+# accuracy_level 4 lets MLAS multiply in int8: 3x faster than level 0 on an AVX2 CPU (level 1 is 20x slower).
 # The embedding table stays fp32: a lookup reads one row, and 4-bit GatherBlockQuantized measured
 # +5 points of perplexity for 98 MB less on disk.
 QUANTIZATION = {
     "int8": {"bits": 8, "block_size": 32, "symmetric": False, "accuracy_level": 4},
-    "int4": {"bits": 4, "block_size": 32, "symmetric": False, "accuracy_level": 4},
+    "int4": {"bits": 4, "block_size": 32, "symmetric": False, "accuracy_level": 4, "gguf_blocks": True},
 }
 DEFAULT_VARIANT = "int8"  # the fastest variant that passes parity on the default model
 
@@ -254,8 +257,10 @@ def _quantize(fp32_dir: Path, tmp: Path, variant: str) -> dict:
     cfg = QUANTIZATION[variant]
     model = onnx.load(str(fp32_dir / MODEL_FILE))
     untied = untie_lm_head(model)
+    exact = exact_blocks(model, cfg["accuracy_level"]) if cfg.get("gguf_blocks") else {"added": []}
     q = MatMulNBitsQuantizer(model, bits=cfg["bits"], block_size=cfg["block_size"], is_symmetric=cfg["symmetric"],
-                             accuracy_level=cfg["accuracy_level"], op_types_to_quantize=("MatMul",))
+                             accuracy_level=cfg["accuracy_level"], op_types_to_quantize=("MatMul",),
+                             nodes_to_exclude=exact["added"])
     log = logging.getLogger("onnxruntime.quantization.matmul_nbits_quantizer")
     level, log.level = log.level, logging.WARNING  # it logs every node at INFO: thousands of lines
     try:
@@ -266,8 +271,11 @@ def _quantize(fp32_dir: Path, tmp: Path, variant: str) -> dict:
     for f in _SIDE_FILES:
         if (fp32_dir / f).is_file():
             shutil.copy2(fp32_dir / f, tmp / f)
-    return {"quantization": {"method": "onnxruntime MatMulNBitsQuantizer (round to nearest)", **cfg,
-                             "lm_head_quantized": untied}}
+    method = "onnxruntime MatMulNBitsQuantizer (round to nearest)"
+    if exact.get("q4_1") or exact.get("q8_0"):
+        method = (f"GGUF blocks kept exactly ({exact['q4_1']} Q4_1 weights as 4-bit plus remainder, "
+                  f"{exact['q8_0']} Q8_0 as 8-bit); any other MatMul: {method}")
+    return {"quantization": {"method": method, **cfg, "lm_head_quantized": untied}}
 
 
 def _matching(d: Path, want: dict) -> dict | None:
