@@ -44,9 +44,9 @@ PARITY_FILE = "parity.json"  # written beside the manifest by workbench.parity; 
 # Weight-only block quantization (MatMulNBits) of every MatMul, the output layer included. SmolLM2-135M's
 # weights come from a Q4_1 GGUF (asymmetric 4-bit blocks of 32 along the input; output layer Q8_0):
 #   int8 = 8-bit asymmetric, block 32, round to nearest: perplexity +0.005 % vs fp32 (Xeon AVX-512; +0.5 % was
-#          measured on an AVX2 EPYC), greedy agreement 0.76.
+#          measured on an AVX2 EPYC, with greedy agreement 0.76).
 #   int4 = the GGUF's own blocks, written exactly (models.blockquant: 4 bits plus each block's remainder, the
-#          output layer at 8 bits): +0.26 %, agreement 0.51; 0.9x int8's decode speed on the Xeon, smaller on disk.
+#          output layer at 8 bits): +0.26 %, agreement 0.51; int8's decode speed on the Xeon, 15 % smaller.
 #          Round to nearest at 4 bits instead measured +15 % (agreement 0.09, fails parity): Q4_1's offsets
 #          cannot be re-expressed with an integer zero point, so every value was rounded twice.
 #   Dynamic int8 (quantize_dynamic) measured +76 %: it also quantizes activations, one scale per tensor.
