@@ -66,7 +66,7 @@ def train_tiny_cotherapist(root):
               {"role": "assistant", "content": "Name the purpose, then ask what they hope to get from it."}]
              for i in range(6)]
     data.write_text("".join(json.dumps({"id": f"d{i}", "messages": m}) + "\n" for i, m in enumerate(turns)))
-    r = ft.train(ft.TrainConfig(name="cotherapist", model="tiny-llama", data=[str(data)], steps=2,
+    r = ft.train(ft.TrainConfig(name="cotherapist", model="tiny-llama", data=[str(data)], steps=2, system="none",
                                 tokens_per_batch=256, eval_fraction=0.2, eval_every=0, save_every=0, warmup=0))
     assert r.status == "done"
     return r

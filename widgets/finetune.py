@@ -33,6 +33,7 @@ def loss_mask_html(tokenizer, example, limit: int = 600) -> str:
 class FinetuneView(JobView, W.VBox):
     def __init__(self, model: str | None = None, name: str = "cotherapist", data: str = "", **overrides):
         from workbench.finetune import TrainConfig
+        from workbench.finetune.data import SYSTEMS
 
         defaults = TrainConfig()
         for k, v in overrides.items():
@@ -40,6 +41,10 @@ class FinetuneView(JobView, W.VBox):
         self.model = model_picker(model, "Base model")
         self.name = W.Text(value=name, description="Adapter")
         self.data = W.Text(value=data, placeholder="(shipped dialogues) or a file/folder path", description="Data")
+        self.system = W.Dropdown(options=[(f"{k}: {v}", k) for k, v in SYSTEMS.items()], value=defaults.system,
+                                 description="System prompt", style=WIDE_LABEL, layout=W.Layout(width="640px"),
+                                 tooltip="the system message each training dialogue gets; the shipped cotherapist "
+                                 "adapter was trained under the agent's own prompt")
         self.steps = W.IntText(value=defaults.steps or 0, description="Steps", tooltip="0 = one pass over the data")
         self.lr = W.FloatLogSlider(value=defaults.lr, base=10, min=-5, max=-1, description="Learning rate",
                                   style=WIDE_LABEL)
@@ -66,7 +71,7 @@ class FinetuneView(JobView, W.VBox):
         self.preview_button.on_click(lambda _: self.show_preview())
         self.preview_index.observe(lambda _: self._show_example(), names="value")
         self.start_button.on_click(lambda _: self.start())
-        form = W.VBox([hrow([self.model, self.name]), self.data,
+        form = W.VBox([hrow([self.model, self.name]), self.data, self.system,
                        hrow([self.steps, self.lr]), hrow([self.rank, self.layers]),
                        hrow([self.batch, self.eval_every, self.save_every]), self.resume])
         super().__init__([form, hrow([self.preview_button, self.preview_index]), self.preview,
@@ -89,7 +94,7 @@ class FinetuneView(JobView, W.VBox):
         from workbench.finetune import TrainConfig
 
         return TrainConfig(name=self.name.value.strip(), model=self.model.value,
-                           data=[self.data.value.strip()] if self.data.value.strip() else [],
+                           data=[self.data.value.strip()] if self.data.value.strip() else [], system=self.system.value,
                            steps=self.steps.value or None,  # 0 in the box = one pass over the data
                            lr=self.lr.value, rank=self.rank.value, layers=self.layers.value,
                            tokens_per_batch=self.batch.value, eval_every=self.eval_every.value,

@@ -21,7 +21,8 @@ from dataclasses import asdict, dataclass
 from workbench.drafts import critique, revision_verdict
 from workbench.trace import Trace, Tracer
 
-__all__ = ["Agent", "AgentConfig", "critique", "replay"]
+__all__ = ["Agent", "AgentConfig", "Retriever", "critique", "draft_prompt", "plan_steps", "replay", "speaker_of",
+           "system_prompt"]
 
 _CLINICIAN = re.compile(r"\b(?:my (?:client|patient|supervisee)s?|i(?:'m| am) an? (?:\w+ )?(?:therapist|counsel+or|"
                         r"psychologist|psychiatrist|social worker|nurse|clinician|trainee)|in session|caseload)\b",
@@ -62,6 +63,84 @@ class AgentConfig:
         return cls(**presets[name])
 
 
+class Retriever:
+    """The agent's card search: the k best cards, one chunk each; for a risk disclosure the safety-planning and
+    risk cards of its categories come first, whatever the question's other words match. Agents answering several
+    queries at once (evaluate) share one index, so a search holds a lock."""
+
+    def __init__(self, index: str = "knowledge", k: int = 3):
+        self.name, self.k, self._index, self._lock = index, k, None, threading.Lock()
+
+    def search(self, query: str, risk=None):
+        with self._lock:
+            return self._search(query, risk)
+
+    def _search(self, query: str, risk=None):
+        from workbench import retrieval
+
+        if self._index is None:
+            retrieval.ensure_index(self.name)
+            self._index = retrieval.Index(self.name)
+        best: dict = {}  # the best chunk of each card, so k hits are k different cards
+        if risk is not None and risk.risk:
+            topics = ", ".join(c.replace("_", " ") for c in risk.categories) or "suicidal ideation"
+            for h in self._index.search(_RISK_SEARCH.format(topics), 4):
+                best.setdefault(h.card, h)
+                if len(best) == max(1, self.k - 1):
+                    break
+        for h in self._index.search(query, self.k * 4):
+            best.setdefault(h.card, h)
+        return list(best.values())[:self.k]
+
+
+def speaker_of(query: str) -> str:
+    return "clinician" if _CLINICIAN.search(query) else "client"
+
+
+def plan_steps(speaker: str, risk) -> list[str]:
+    """What the answer should do, in the order the system prompt lists it."""
+    steps = ["lead with escalation resources"] if risk is not None and risk.risk else []
+    steps += (["ground in evidence-based practice, cite cards", "give concrete next steps",
+               "ask a clarifying question"] if speaker == "clinician" else
+              ["reflect and validate feelings", "ask one open question", "offer a small step or choice"])
+    return steps + ["stay in scope: no diagnosis, no doses"]
+
+
+def system_prompt(persona: str, steps: list[str], facts=(), hits=()) -> str:
+    """The drafts' system message: the persona, then the numbered facts (or, failing those, card text), then
+    the plan's steps (not for the baseline persona, which plays the bare model)."""
+    from workbench.corpora import load_prompts
+
+    system = load_prompts()[persona].text
+    if facts:
+        from workbench.grounding import prompt_block
+
+        system += "\n\n" + prompt_block(facts)
+    elif hits:
+        system += "\n\nKnowledge (cite as [card-id]):\n" + "\n".join(f"[{h.card}] {h.text[:500]}" for h in hits)
+    if persona != "baseline":
+        system += "\n\nIn this answer: " + "; ".join(steps) + "."
+    return system
+
+
+def draft_prompt(query: str, config: AgentConfig | None = None, *, retriever: Retriever | None = None) -> str:
+    """The system message the agent's drafts get for ``query`` (screen, plan, retrieve, facts), with no model
+    call. Fine-tuning puts it before each training dialogue, so the adapter learns under the prompt it will see
+    (``TrainConfig.system="agent"``)."""
+    from workbench.safety import screen
+
+    cfg = config or AgentConfig()
+    risk = screen(query, locale=cfg.locale) if cfg.screen else None
+    hits, facts = [], []
+    if cfg.retrieve:
+        hits = (retriever or Retriever(cfg.index, cfg.k)).search(query, risk)
+        if cfg.grounding == "facts":
+            from workbench.grounding import facts as pick_facts
+
+            facts = pick_facts(query, [h.card for h in hits], cfg.facts)
+    return system_prompt(cfg.persona, plan_steps(speaker_of(query), risk), facts, hits)
+
+
 class Agent:
     def __init__(self, model: str | None = None, backend: str = "torch", config: AgentConfig | None = None, *,
                  gen=None):
@@ -70,31 +149,7 @@ class Agent:
 
         self.gen = gen if gen is not None else get_generator(model, backend)
         self.config = config or AgentConfig()
-        self._index = None
-        self._search_lock = threading.Lock()  # agents on several queries at once (evaluate) share one index
-
-    def _search(self, query: str, risk=None):
-        """The k best cards (one chunk each); for a risk disclosure the safety-planning and risk cards of its
-        categories come first, whatever the question's other words match."""
-        with self._search_lock:
-            return self._search_unlocked(query, risk)
-
-    def _search_unlocked(self, query: str, risk=None):
-        from workbench import retrieval
-
-        if self._index is None:
-            retrieval.ensure_index(self.config.index)
-            self._index = retrieval.Index(self.config.index)
-        best: dict = {}  # the best chunk of each card, so k hits are k different cards
-        if risk is not None and risk.risk:
-            topics = ", ".join(c.replace("_", " ") for c in risk.categories) or "suicidal ideation"
-            for h in self._index.search(_RISK_SEARCH.format(topics), 4):
-                best.setdefault(h.card, h)
-                if len(best) == max(1, self.config.k - 1):
-                    break
-        for h in self._index.search(query, self.config.k * 4):
-            best.setdefault(h.card, h)
-        return list(best.values())[:self.config.k]
+        self.retriever = Retriever(self.config.index, self.config.k)
 
     def _llm(self, tracer: Tracer, name: str, messages: list[dict], *, temperature: float = 0.0, seed: int = 0,
              cancel=None) -> str:
@@ -111,7 +166,6 @@ class Agent:
         """Answer one message; the returned Trace holds every step and the final answer. ``progress(done,
         total, step)`` is called as each step starts; ``cancel`` (a threading.Event) stops the run between
         steps and inside generation, and then None is returned."""
-        from workbench.corpora import load_prompts
         from workbench.models import check_messages
         from workbench.safety import IMMINENT_FOLLOW_UP, guard_reply, locale_of, screen
 
@@ -140,7 +194,7 @@ class Agent:
                     s.attributes["decision"] = f"risk {risk.level} ({risk.subject})" if risk.risk else "no risk"
                     s.attributes["locale"] = root.attributes["locale"] = locale_of(cfg.locale)
             with tracer.span("understand", "chain", {"query": query}) as s:
-                speaker = "clinician" if _CLINICIAN.search(query) else "client"
+                speaker = speaker_of(query)
                 s.outputs = {"speaker": speaker, "question": "?" in query, "risk": bool(risk and risk.risk)}
             with tracer.span("plan", "chain", s.outputs) as p:
                 if risk is not None and risk.fixed_reply:  # imminent, the speaker: no drafting, straight to help
@@ -153,18 +207,14 @@ class Agent:
                     if progress:
                         progress(total, total, "done")
                     return tracer.trace
-                steps = (["lead with escalation resources"] if risk and risk.risk else [])
-                steps += (["ground in evidence-based practice, cite cards", "give concrete next steps",
-                           "ask a clarifying question"] if speaker == "clinician" else
-                          ["reflect and validate feelings", "ask one open question", "offer a small step or choice"])
-                steps += ["stay in scope: no diagnosis, no doses"]
+                steps = plan_steps(speaker, risk)
                 p.outputs["steps"] = steps
             hits, facts = [], []
             if cfg.retrieve:
                 if step("retrieving cards"):
                     return None
                 with tracer.span("retrieve", "retriever", {"query": query, "k": cfg.k}) as s:
-                    hits = self._search(query, risk)
+                    hits = self.retriever.search(query, risk)
                     s.outputs["cards"] = [h.card for h in hits]
                     s.attributes["chunks"] = [{"card": h.card, "heading": h.heading, "score": round(h.score, 4),
                                                "text": h.text} for h in hits]
@@ -176,15 +226,7 @@ class Agent:
                     with tracer.span("facts", "retriever", {"query": query, "cards": [h.card for h in hits]}) as s:
                         facts = pick_facts(query, [h.card for h in hits], cfg.facts)
                         s.outputs["facts"] = [f.to_dict() for f in facts]
-            system = load_prompts()[cfg.persona].text
-            if facts:
-                from workbench.grounding import prompt_block
-
-                system += "\n\n" + prompt_block(facts)
-            elif hits:
-                system += "\n\nKnowledge (cite as [card-id]):\n" + "\n".join(f"[{h.card}] {h.text[:500]}" for h in hits)
-            if cfg.persona != "baseline":
-                system += "\n\nIn this answer: " + "; ".join(steps) + "."
+            system = system_prompt(cfg.persona, steps, facts, hits)
             messages = [{"role": "system", "content": system}, {"role": "user", "content": query}]
             drafts = []
             for i in range(n):
@@ -199,7 +241,7 @@ class Agent:
                          retrieved=retrieved)
             draft = drafts[0]
             if len(drafts) > 1:
-                from workbench.drafts import choose, rate
+                from workbench.drafts import choice_reason, choose, rate
 
                 if step("choosing a draft"):
                     return None
@@ -208,8 +250,7 @@ class Agent:
                     best = choose(rows)
                     draft = drafts[best]
                     s.outputs = {"chosen": best, "ratings": rows}
-                    s.attributes["decision"] = (f"draft {best + 1} of {len(drafts)} (value "
-                                                f"{rows[best]['value']:.2f} vs {min(r['value'] for r in rows):.2f})")
+                    s.attributes["decision"] = f"draft {best + 1} of {len(drafts)}: {choice_reason(rows, best)}"
             draft = self._revise(tracer, query, draft, messages, judge, step, cancel)
             if draft is None:
                 return None

@@ -200,7 +200,7 @@ def _finetune(args) -> int:
     from workbench.finetune import TrainConfig, train
 
     config = TrainConfig(name=args.name, model=args.model, data=args.data or [], seed=args.seed)
-    for key in ("steps", "epochs", "lr", "rank", "layers", "grad_accum", "tokens_per_batch", "save_every",
+    for key in ("system", "steps", "epochs", "lr", "rank", "layers", "grad_accum", "tokens_per_batch", "save_every",
                 "eval_every"):
         if getattr(args, key) is not None:
             setattr(config, key, getattr(args, key))
@@ -331,6 +331,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--name", default="cotherapist")
     s.add_argument("--model", default=None)
     s.add_argument("--data", action="append", help="dialogue file or folder (repeatable; default: shipped dialogues)")
+    s.add_argument("--system", choices=["agent", "persona", "none"], default=None,
+                   help="each dialogue's system message: the agent's draft prompt with retrieved facts (default), "
+                   "the persona alone, or none")
     s.add_argument("--steps", type=int, default=None, help="optimiser steps (default: one epoch)")
     s.add_argument("--epochs", type=float, default=None)
     s.add_argument("--lr", type=float, default=None)

@@ -29,11 +29,10 @@ class Fact(Record):
 def facts(query: str, cards: Sequence[str], k: int = 5, *, per_card: int = 2) -> list[Fact]:
     """The ``k`` points of ``cards`` closest to ``query`` (cosine of the MiniLM embeddings), at most
     ``per_card`` from one card, in order of similarity. Cards without points give none."""
-    from workbench.corpora import load_cards
     from workbench.models.embeddings import embed
 
-    by_id = {c.id: c for c in load_cards()}
-    pool = [(c, p) for c in cards if c in by_id for p in by_id[c].points]
+    by_id = _points()
+    pool = [(c, p) for c in cards if c in by_id for p in by_id[c]]
     if not pool or k <= 0:
         return []
     sims = embed([p for _, p in pool]) @ embed([query])[0]
@@ -47,6 +46,23 @@ def facts(query: str, cards: Sequence[str], k: int = 5, *, per_card: int = 2) ->
         if len(chosen) == k:
             break
     return chosen
+
+
+_POINTS: dict[tuple, dict[str, list[str]]] = {}
+
+
+def _points() -> dict[str, list[str]]:
+    """Each card's points, read again only when a card file changed (every agent run asks; parsing the cards
+    took 90 ms a call)."""
+    from workbench import paths
+    from workbench.corpora import load_cards
+
+    root = paths.corpora_dir() / "knowledge"
+    key = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in sorted(root.rglob("*.md")))
+    if key not in _POINTS:
+        _POINTS.clear()
+        _POINTS[key] = {c.id: list(c.points) for c in load_cards()}
+    return _POINTS[key]
 
 
 def prompt_block(items: Sequence[Fact]) -> str:

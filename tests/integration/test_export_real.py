@@ -50,7 +50,7 @@ def test_short_lora_run_on_the_real_model_merges_and_loads(tmp_path, monkeypatch
 
     monkeypatch.setenv("WORKBENCH_EXPORTS", str(tmp_path))
     r = ft.train(ft.TrainConfig(name="smoke", model=MODEL, steps=2, tokens_per_batch=1024, eval_every=2,
-                                save_every=0))
+                                save_every=0, system="none"))
     assert r.status == "done" and r.eval_loss is not None and r.eval_loss < 10  # a trained model, not noise
     ft.merge("smoke")
     model, tok = registry.load(registry.resolve("smoke"))

@@ -214,7 +214,7 @@ def test_train_config_validate_names_field_and_range():
 
 def test_resume_with_another_lr_says_which_setting_differs(dialogues, exports):
     cfg = dict(name="r", model="tiny-llama", data=[str(dialogues)], steps=4, lr=5e-3, tokens_per_batch=256,
-               save_every=2, eval_every=0, eval_fraction=0.25, dropout=0.0)
+               save_every=2, eval_every=0, eval_fraction=0.25, dropout=0.0, system="none")
     cancel = threading.Event()
     r = ft.train(ft.TrainConfig(**cfg), progress=lambda s, n, rec: s >= 2 and cancel.set(), cancel=cancel)
     assert r.status == "cancelled"

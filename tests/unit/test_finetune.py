@@ -36,7 +36,7 @@ def data(tmp_path, monkeypatch):
 
 def small(data, **kw) -> ft.TrainConfig:
     base = dict(name="t", model="tiny-llama", data=[str(data)], steps=6, lr=5e-3, tokens_per_batch=256,
-                save_every=2, eval_every=3, eval_fraction=0.25, dropout=0.0)
+                save_every=2, eval_every=3, eval_fraction=0.25, dropout=0.0, system="none")
     return ft.TrainConfig(**(base | kw))
 
 
@@ -140,7 +140,7 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(data):
 
     cmd = [sys.executable, "-m", "workbench.cli", "finetune", "--name", "t", "--model", "tiny-llama", "--data",
            str(data), "--steps", "6", "--lr", "5e-3", "--tokens-per-batch", "256", "--save-every", "2",
-           "--eval-every", "3"]
+           "--eval-every", "3", "--system", "none"]
     proc = subprocess.Popen(cmd, env=dict(os.environ), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     deadline = time.time() + 120
     while time.time() < deadline and not list(ft.run_dir("t").glob("checkpoint-*/done")):
@@ -152,7 +152,7 @@ def test_resume_after_kill_9_matches_an_uninterrupted_run(data):
     assert ckpts and all((c / "done").is_file() for c in ckpts)
 
     def cli_config(name):  # what the command line above means
-        return ft.TrainConfig(name=name, model="tiny-llama", data=[str(data)], steps=6, lr=5e-3,
+        return ft.TrainConfig(name=name, model="tiny-llama", data=[str(data)], steps=6, lr=5e-3, system="none",
                               tokens_per_batch=256, save_every=2, eval_every=3)
 
     resumed = ft.train(cli_config("t"), resume=True)
@@ -210,3 +210,26 @@ def test_errors_name_the_fix(data, tmp_path):
         ft.merge("nope")
     with pytest.raises(WorkbenchError, match="plain folder name"):
         ft.train(small(data, name="../x"))
+
+
+def test_agent_system_trains_under_the_agents_own_prompt(tmp_path, monkeypatch, tok):
+    """The shipped adapter's recipe: each dialogue behind the very prompt the agent's drafts get for its first
+    message (persona, numbered facts, plan), carrying no loss; a dialogue with its own system message keeps it."""
+    from workbench.agent import draft_prompt
+    from workbench.corpora import Dialogue, load_prompts
+
+    monkeypatch.setenv("WORKBENCH_EXPORTS", str(tmp_path / "exports"))
+    q = "My client with panic disorder has started avoiding supermarkets. How should I plan exposure with her?"
+    dialogues = [Dialogue("a", [{"role": "user", "content": q}, {"role": "assistant", "content": "Build a ladder."}]),
+                 Dialogue("b", DIALOGUES[-1])]
+    agent, persona, none = (ft.with_system(dialogues, how) for how in ("agent", "persona", "none"))
+    system = agent[0][0]
+    assert system["role"] == "system" and system["content"] == draft_prompt(q)
+    assert "Facts you can use" in system["content"] and "[panic-disorder-cbt]" in system["content"]
+    assert "give concrete next steps" in system["content"]  # the clinician's plan
+    assert persona[0][0]["content"] == load_prompts()["cotherapist"].text and none[0] == dialogues[0].messages
+    assert agent[1] == persona[1] == none[1] == DIALOGUES[-1]  # its own system message stays
+    with_facts, bare = (ft.encode_dialogue(tok, m[0], 4096) for m in (agent, none))
+    assert with_facts.n_loss == bare.n_loss and len(with_facts.input_ids) > len(bare.input_ids) + 100
+    with pytest.raises(WorkbenchError, match="'agent', 'persona' or 'none'"):
+        ft.TrainConfig(system="facts").validate()

@@ -20,7 +20,7 @@ def data(tmp_path, monkeypatch):
 
 
 def test_preview_marks_assistant_tokens(data):
-    view = FinetuneView(model="tiny-llama", name="w", data=str(data))
+    view = FinetuneView(model="tiny-llama", system="none", name="w", data=str(data))
     view.preview_button.click()
     assert "loading the training dialogues" in view.preview.value and view.preview_button.disabled
     view.preview_job.wait(timeout=120)
@@ -31,7 +31,8 @@ def test_preview_marks_assistant_tokens(data):
 
 
 def test_start_draws_the_curve_and_shows_the_result_card(data):
-    view = FinetuneView(model="tiny-llama", name="w", data=str(data), steps=4, eval_every=2, tokens_per_batch=128)
+    view = FinetuneView(model="tiny-llama", system="none", name="w", data=str(data), steps=4, eval_every=2,
+                        tokens_per_batch=128)
     view.start_button.click()
     r = view.job.wait(timeout=300)
     assert r.status == "done" and "Adapter saved" in view.status.value
@@ -42,7 +43,7 @@ def test_start_draws_the_curve_and_shows_the_result_card(data):
 
 
 def test_stop_keeps_a_checkpoint_and_resume_finishes(data):
-    view = FinetuneView(model="tiny-llama", name="w", data=str(data), steps=30, save_every=50,
+    view = FinetuneView(model="tiny-llama", system="none", name="w", data=str(data), steps=30, save_every=50,
                         tokens_per_batch=128)
     view.start_button.click()
     while view.job.done < 1 and view.job.running:
@@ -58,7 +59,7 @@ def test_stop_keeps_a_checkpoint_and_resume_finishes(data):
 
 
 def test_bad_data_path_is_explained(data, tmp_path):
-    view = FinetuneView(model="tiny-llama", data=str(tmp_path / "nope.jsonl"))
+    view = FinetuneView(model="tiny-llama", system="none", data=str(tmp_path / "nope.jsonl"))
     view.preview_button.click()
     view.preview_job.wait(timeout=120)
     assert "does not exist" in view.preview.value
@@ -70,8 +71,8 @@ def test_eta_counts_this_legs_steps_only():
 
 
 def test_stop_says_so_and_resume_shows_the_whole_run(data):
-    view = FinetuneView(model="tiny-llama", name="w", data=str(data), steps=30, save_every=50, eval_every=2,
-                        tokens_per_batch=128)
+    view = FinetuneView(model="tiny-llama", system="none", name="w", data=str(data), steps=30, save_every=50,
+                        eval_every=2, tokens_per_batch=128)
     view.start_button.click()
     while view.job.done < 2 and view.job.running:
         view.job._thread.join(0.05)

@@ -11,13 +11,25 @@ Importing this package does not import torch.
 
 from workbench.finetune.adapters import (
     adapter_dir,
+    has_adapter,
     list_adapters,
     load_with_adapter,
     merge,
     merged_model,
     read_manifest,
+    shipped_dir,
+    trained_dir,
 )
-from workbench.finetune.data import IGNORE, Example, collate, encode_dialogue, length_batches, load_examples
+from workbench.finetune.data import (
+    IGNORE,
+    SYSTEMS,
+    Example,
+    collate,
+    encode_dialogue,
+    length_batches,
+    load_examples,
+    with_system,
+)
 from workbench.finetune.loss import loss_on_labels, output_cross_entropy
 from workbench.finetune.train import (
     Checkpoint,
@@ -30,7 +42,8 @@ from workbench.finetune.train import (
     train,
 )
 
-__all__ = ["IGNORE", "Checkpoint", "Example", "TrainConfig", "TrainResult", "adapter_dir", "checkpoint_history",
-           "collate", "encode_dialogue", "length_batches", "list_adapters", "load_examples", "load_with_adapter",
-           "lora_config", "loss_on_labels", "merge", "merged_model", "output_cross_entropy", "read_manifest",
-           "remaining_s", "run_dir", "train"]
+__all__ = ["IGNORE", "SYSTEMS", "Checkpoint", "Example", "TrainConfig", "TrainResult", "adapter_dir",
+           "checkpoint_history", "collate", "encode_dialogue", "has_adapter", "length_batches", "list_adapters",
+           "load_examples", "load_with_adapter", "lora_config", "loss_on_labels", "merge", "merged_model",
+           "output_cross_entropy", "read_manifest", "remaining_s", "run_dir", "shipped_dir", "train", "trained_dir",
+           "with_system"]

@@ -1,5 +1,9 @@
 """Trained adapters on disk: exports/adapters/<name> (LoRA weights + manifest.json), and the one way to
-turn an adapter into a model the registry loads by name (exports/models/<name>)."""
+turn an adapter into a model the registry loads by name (exports/models/<name>).
+
+The package ships one adapter, ``cotherapist`` for the default model (``shipped/``, 1 MB, with its training
+manifest), so a fresh install has the full co-therapist; one trained under the same name in exports/ takes
+its place."""
 
 from __future__ import annotations
 
@@ -11,12 +15,34 @@ from workbench import paths
 from workbench.errors import WorkbenchError
 from workbench.io import atomic_dir, write_json
 
-__all__ = ["adapter_dir", "check_name", "list_adapters", "load_with_adapter", "merge", "merged_dir", "merged_model",
-           "read_manifest"]
+__all__ = ["adapter_dir", "check_name", "has_adapter", "list_adapters", "load_with_adapter", "merge", "merged_dir",
+           "merged_model", "read_manifest", "shipped_dir", "trained_dir"]
+
+
+def trained_dir(name: str) -> Path:
+    """Where training writes adapter ``name``: exports/adapters/<name>."""
+    return paths.exports_dir() / "adapters" / name
+
+
+def shipped_dir(name: str) -> Path:
+    return Path(__file__).parent / "shipped" / name
 
 
 def adapter_dir(name: str) -> Path:
-    return paths.exports_dir() / "adapters" / name
+    """Where adapter ``name`` is read from: the one trained here, else the one shipped with the package."""
+    own = trained_dir(name)
+    if not (own / "manifest.json").is_file() and (shipped_dir(name) / "manifest.json").is_file():
+        return shipped_dir(name)
+    return own
+
+
+def has_adapter(name: str, base_model: str | None = None) -> bool:
+    """Whether adapter ``name`` exists (trained or shipped), and was trained on ``base_model`` when given."""
+    try:
+        manifest = read_manifest(name)
+    except WorkbenchError:
+        return False
+    return base_model is None or manifest.get("base_model") == base_model
 
 
 def merged_dir(name: str) -> Path:
@@ -30,9 +56,10 @@ def check_name(name: str) -> None:
 
 
 def list_adapters() -> list[dict]:
-    root = paths.exports_dir() / "adapters"
-    return [read_manifest(d.name) for d in sorted(root.iterdir())
-            if (d / "manifest.json").is_file()] if root.is_dir() else []
+    """The manifest of every adapter a name reaches, trained or shipped."""
+    names = {d.name for root in (trained_dir("x").parent, shipped_dir("x").parent) if root.is_dir()
+             for d in root.iterdir() if (d / "manifest.json").is_file()}
+    return [read_manifest(n) for n in sorted(names)]
 
 
 def read_manifest(name: str) -> dict:
@@ -40,7 +67,7 @@ def read_manifest(name: str) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
-        known = ", ".join(sorted(p.name for p in adapter_dir(name).parent.glob("*"))) or "none yet"
+        known = ", ".join(sorted(p.name for p in trained_dir(name).parent.glob("*"))) or "none yet"
         fix = f"train it first: workbench finetune --name {name}   (adapters here: {known})"
         raise WorkbenchError(f"No adapter named {name!r}.", where=str(path.parent), fix=fix) from None
 

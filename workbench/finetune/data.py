@@ -10,10 +10,15 @@ from pathlib import Path
 from workbench import paths
 from workbench.errors import WorkbenchError
 
-__all__ = ["IGNORE", "BatchStream", "Example", "collate", "data_files", "encode_dialogue", "length_batches",
-           "load_examples"]
+__all__ = ["IGNORE", "SYSTEMS", "BatchStream", "Example", "collate", "data_files", "encode_dialogue", "length_batches",
+           "load_examples", "with_system"]
 
 IGNORE = -100
+SYSTEMS = {  # TrainConfig.system: the system message each training dialogue gets
+    "agent": "the agent's own draft prompt: persona, the numbered facts retrieved for its first message, the plan",
+    "persona": "the co-therapist persona prompt alone",
+    "none": "none (the model's chat template adds its default)",
+}
 
 
 @dataclass
@@ -83,17 +88,46 @@ def data_files(data: list[str]) -> list[Path]:
     return out
 
 
+def with_system(dialogues, how: str) -> list[list[dict]]:
+    """Each dialogue's messages behind the system message ``how`` names (see ``SYSTEMS``); a dialogue that
+    brings its own system message keeps it.
+
+    ``agent`` trains under the very prompt the agent's drafts get, built from the dialogue's first user
+    message (``agent.draft_prompt``), so the adapter learns to answer from the facts it is shown: a 135M model
+    fine-tuned without them has never seen them and ignores them (#17).
+    """
+    if how == "none":
+        return [d.messages for d in dialogues]
+    if how == "persona":
+        from workbench.corpora import load_prompts
+
+        text = load_prompts()["cotherapist"].text
+        prompt = lambda first: text  # noqa: E731
+    else:
+        from workbench.agent import Retriever, draft_prompt
+
+        retriever = Retriever()
+        prompt = lambda first: draft_prompt(first, retriever=retriever)  # noqa: E731
+    out = []
+    for d in dialogues:
+        first = next((m["content"] for m in d.messages if m["role"] == "user"), "")
+        out.append(d.messages if d.messages and d.messages[0]["role"] == "system"
+                   else [{"role": "system", "content": prompt(first)}] + d.messages)
+    return out
+
+
 def load_examples(tokenizer, config) -> tuple[list[Example], list[Example], list[Path]]:
     """Tokenise every dialogue and split off a seeded held-out set (by dialogue, never by token).
 
-    ``config`` is a ``TrainConfig``; its data, max_length, eval_fraction and seed are read.
+    ``config`` is a ``TrainConfig``; its data, system, max_length, eval_fraction and seed are read.
     """
     from workbench.corpora import load_dialogues
     from workbench.errors import Problems
 
     files = data_files(config.data)
     dialogues = [d for f in files for d in load_dialogues(f, Problems(strict=True), strict_fields=False)]
-    examples = [encode_dialogue(tokenizer, d.messages, config.max_length, d.id) for d in dialogues]
+    examples = [encode_dialogue(tokenizer, m, config.max_length, d.id)
+                for d, m in zip(dialogues, with_system(dialogues, config.system), strict=True)]
     examples = [e for e in examples if e.n_loss]
     if len(examples) < 2:
         raise WorkbenchError(f"Only {len(examples)} usable dialogue(s) in {', '.join(map(str, files))}.",

@@ -17,8 +17,8 @@ from pathlib import Path
 
 from workbench import paths
 from workbench.errors import WorkbenchError
-from workbench.finetune.adapters import adapter_dir, check_name
-from workbench.finetune.data import BatchStream, collate, load_examples
+from workbench.finetune.adapters import check_name, trained_dir
+from workbench.finetune.data import SYSTEMS, BatchStream, collate, load_examples
 from workbench.finetune.loss import held_out_loss, loss_on_labels
 from workbench.io import atomic_dir, check_writable, sha256_file, write_json
 
@@ -33,9 +33,10 @@ class TrainConfig:
     name: str = "cotherapist"
     model: str | None = None  # registry name or path; None = the default model
     data: list[str] = field(default_factory=list)  # dialogue files/folders; empty = the shipped dialogues
+    system: str = "agent"  # the system message of each dialogue: agent | persona | none (data.SYSTEMS)
     steps: int | None = None  # optimiser steps; None = derive from epochs
     epochs: float = 1.0
-    lr: float = 5e-4
+    lr: float = 1e-3  # the shipped adapter's recipe (shipped/README.md)
     rank: int = 8
     alpha: int = 16
     dropout: float = 0.05
@@ -75,8 +76,8 @@ def _real(lo: float, hi: float = math.inf, *, open_lo: bool = True, open_hi: boo
     return ok
 
 
-_CLI_FLAGS = {"steps", "epochs", "lr", "rank", "layers", "grad_accum", "tokens_per_batch", "save_every", "eval_every",
-              "seed", "model", "data"}
+_CLI_FLAGS = {"system", "steps", "epochs", "lr", "rank", "layers", "grad_accum", "tokens_per_batch", "save_every",
+              "eval_every", "seed", "model", "data"}
 _RULES = (  # field, test, the accepted values in words
     ("steps", lambda v: v is None or _whole(1)(v), "a whole number ≥ 1 (e.g. 60)"),
     ("epochs", _real(0), "a number > 0 (e.g. 1 or 0.5)"),
@@ -96,6 +97,7 @@ _RULES = (  # field, test, the accepted values in words
     ("model", lambda v: v is None or (isinstance(v, str) and bool(v.strip())), "a model name or path, or None"),
     ("data", lambda v: isinstance(v, list) and all(isinstance(d, str | Path) for d in v),
      'a list of dialogue files or folders, e.g. ["my.jsonl"] (empty = the shipped dialogues)'),
+    ("system", lambda v: v in SYSTEMS, "'agent', 'persona' or 'none'"),
     ("target_modules", lambda v: isinstance(v, list) and bool(v) and all(isinstance(m, str) for m in v),
      'a non-empty list of module names, e.g. ["q_proj", "v_proj"]'),
 )
@@ -240,16 +242,24 @@ def _summary(config, status, counters, steps) -> TrainResult:
                        counters["legs"])
 
 
+def data_name(path: Path) -> str:
+    """A training file as the manifest names it: the shipped dialogues as corpora/…, so a manifest written on
+    one machine names the same files on another; user data by its full path."""
+    path = Path(path).resolve()
+    root = paths.corpora_dir().resolve()
+    return f"corpora/{path.relative_to(root).as_posix()}" if path.is_relative_to(root) else str(path)
+
+
 def _save_adapter(model, config: TrainConfig, result: TrainResult, spec, files, sizes: tuple[int, int],
                   processes: int) -> Path:
     from workbench import __version__
 
-    out = adapter_dir(config.name)
+    out = trained_dir(config.name)
     with atomic_dir(out) as tmp:
         model.save_pretrained(tmp)
         write_json(tmp / "manifest.json", {
             "name": config.name, "base_model": spec.name, "base_source": spec.source,
-            "data": {str(f): sha256_file(f) for f in files}, "train_dialogues": sizes[0],
+            "data": {data_name(f): sha256_file(f) for f in files}, "train_dialogues": sizes[0],
             "eval_dialogues": sizes[1], "hyperparameters": asdict(config) | {"steps": result.steps},
             "steps": result.step, "train_loss": result.train_loss, "eval_loss": result.eval_loss,
             "wall_s": result.wall_s, "legs": result.legs, "train_tok_s": result.train_tok_s, "processes": processes,
@@ -274,7 +284,7 @@ def train(config: TrainConfig, *, resume: bool = False, progress: Callable[[int,
 
     check_name(config.name)
     config.validate()  # before anything is loaded or written
-    for folder in (run_dir(config.name), adapter_dir(config.name).parent):  # fail now, not after training
+    for folder in (run_dir(config.name), trained_dir(config.name).parent):  # fail now, not after training
         check_writable(folder)
     t_start = time.perf_counter()
     spec = registry.resolve(config.model)
