@@ -1,10 +1,15 @@
 """Judging a draft answer: the agent's rule critique, and the choice among several candidate drafts.
 
-The chooser weighs what a clinician would: the T-BARS rating of the default scorer (learned behaviour codes),
-how many of the facts the model was given the draft actually uses (grounding, by embedding similarity, the
-same test as key-point coverage), repetition (a small model loops: "You're not alone. You're not alone."),
-and the rule findings. A draft that crosses the scope line (a diagnosis or a dose) is never chosen over one
-that does not.
+The first draft is greedy, the model's own best answer; the others are sampled. The chooser keeps the greedy
+draft unless it fails a check another draft passes: it loops (distinct-2 under ``LOOP``: a small model repeats
+"You're not alone. You're not alone.") or crosses the scope line (a diagnosis or a dose). Among drafts that
+all pass, or all fail, the ``value`` decides: the T-BARS rating of the default scorer (learned behaviour
+codes), the share of the given facts the draft uses (grounding, by embedding similarity, the same test as
+key-point coverage), its distinct-2 and the rule findings.
+
+Why greedy first: on the 81 shipped queries (#17) the sampled draft won on value two times in three, mostly on
+distinct-2, yet covered fewer of the queries' clinical key points than the greedy draft (0.110 against 0.147
+on the 66 without risk). Sampling buys variety, not substance.
 """
 
 from __future__ import annotations
@@ -13,7 +18,9 @@ from collections.abc import Sequence
 
 from workbench.behaviours import CITATION, FEELING, OPEN_QUESTION, scope_findings
 
-__all__ = ["WEIGHTS", "choose", "critique", "rate", "revision_verdict"]
+__all__ = ["LOOP", "WEIGHTS", "choose", "choice_reason", "critique", "rate", "revision_verdict"]
+
+LOOP = 0.5  # a draft whose distinct-2 is below this repeats itself
 
 # value = T-BARS mean (1-5) + grounding · share of facts used + repetition · distinct-2 − findings · count
 WEIGHTS = {"grounding": 1.0, "repetition": 1.0, "findings": 0.25, "scope": 10.0}
@@ -79,6 +86,29 @@ def rate(query: str, drafts: Sequence[str], *, facts: Sequence[str] = (), speake
     return rows
 
 
+def _passes(row: dict) -> bool:
+    return row.get("distinct_2", 1.0) >= LOOP and not any(f["dimension"] == "boundaries"
+                                                          for f in row.get("findings", ()))
+
+
 def choose(rows: Sequence[dict]) -> int:
-    """The index of the draft with the highest value (the first on a tie: the greedy draft comes first)."""
-    return max(range(len(rows)), key=lambda i: (rows[i]["value"], -i))
+    """The index of the draft to keep: the first (greedy) one when it passes the loop and scope checks, else the
+    highest-valued draft among those that pass (all of them when none does; the first on a tie)."""
+    if not rows:
+        raise ValueError("no drafts to choose from")
+    if _passes(rows[0]):
+        return 0
+    pool = [i for i in range(len(rows)) if _passes(rows[i])] or range(len(rows))
+    return max(pool, key=lambda i: (rows[i]["value"], -i))
+
+
+def choice_reason(rows: Sequence[dict], best: int) -> str:
+    """Why ``choose`` kept draft ``best``, for the trace."""
+    if not any(_passes(r) for r in rows):
+        return f"no draft passes the loop and scope checks; draft {best + 1} has the highest value"
+    if best == 0:
+        return "the greedy draft passes the loop and scope checks"
+    first = rows[0]
+    why = (f"repeats itself (distinct-2 {first['distinct_2']:.2f} < {LOOP})" if first.get("distinct_2", 1.0) < LOOP
+           else "crosses the scope line")
+    return f"the greedy draft {why}; draft {best + 1} passes, value {rows[best]['value']:.2f}"

@@ -145,13 +145,15 @@ def test_facts_are_the_retrieved_cards_points_numbered(agent):
 
 
 def test_candidates_are_judged_and_the_best_is_kept():
+    from workbench.drafts import choose as drafts_choose
+
     agent = Agent("tiny-llama", config=AgentConfig(candidates=2, max_new_tokens=16, revise=False))
     t = agent.run("I feel so alone since the breakup.")
     drafts = [s.outputs["text"] for s in t.spans if s.name == "draft"]
     assert len(drafts) == 2 and [s.attributes["temperature"] for s in t.spans if s.name == "draft"] == [0.0, 0.8]
     choose = t.span("choose")
     rows, best = choose.outputs["ratings"], choose.outputs["chosen"]
-    assert rows[best]["value"] == max(r["value"] for r in rows)
+    assert best == drafts_choose(rows) and choose.attributes["decision"].startswith(f"draft {best + 1} of 2: ")
     assert t.span("screen_output").inputs["text"] == drafts[best]
 
 
