@@ -75,15 +75,17 @@ def _agent_section(report, model, out: Path, log, size: DemoSize) -> None:
 def _comparison_section(report, model, out: Path, log, size: DemoSize) -> None:
     """Stage 3: base against the full co-therapist on a few shipped queries, scored on T-BARS.
 
-    The full configuration needs the ``cotherapist`` adapter; without it the demo compares base with
-    retrieval (+RAG) and says how to train the adapter, rather than training for minutes unasked.
+    The full configuration needs a ``cotherapist`` adapter for this model (the default model's ships with the
+    package); without one the demo compares base with retrieval (+RAG) and says how to train the adapter,
+    rather than training for minutes unasked.
     """
     from workbench.evaluate import evaluate
-    from workbench.finetune import adapter_dir
+    from workbench.finetune import has_adapter
+    from workbench.models import resolve
     from workbench.report import dimension_bars
     from workbench.results import summary_frame
 
-    full = (adapter_dir("cotherapist") / "manifest.json").is_file()
+    full = has_adapter("cotherapist", resolve(model).name)
     configs = ("base", "cotherapist") if full else ("base", "rag")
     log(f"[demo] comparing {' vs '.join(configs)} on {size.compare_queries} queries…", file=sys.stderr)
     shutil.rmtree(out / "comparison", ignore_errors=True)  # a demo regenerates; evaluate would resume
@@ -91,8 +93,8 @@ def _comparison_section(report, model, out: Path, log, size: DemoSize) -> None:
                    max_new_tokens=size.compare_max_new_tokens)
     report.heading(f"3 · Comparison: {' vs '.join(configs)}, T-BARS (behaviour features)")
     if not full:
-        report.text("The full co-therapist configuration needs the fine-tuned adapter: run "
-                    "`workbench finetune --name cotherapist`, then `make demo` again.", cls="note")
+        report.text("The full co-therapist configuration needs an adapter fine-tuned on this model: run "
+                    "`workbench finetune --name cotherapist --model …`, then `make demo` again.", cls="note")
     report.table(summary_frame(run.summary))
     report.figure(dimension_bars(run.summary))
     report.text(f"Every response, trace and score: {run.out_dir}", cls="note")
@@ -102,11 +104,12 @@ def _profile_section(report, model, out: Path, log, size: DemoSize) -> None:
     """Stage 4: the therapist shift on a persona population, two forms, reliability gate and MTMM."""
     import html
 
-    from workbench.finetune import adapter_dir
+    from workbench.finetune import has_adapter
+    from workbench.models import resolve
     from workbench.population import compare_configs, profiles_of
     from workbench.report import mtmm_heatmap, profile_radar, reliability_panel, shift_forest
 
-    second = "cotherapist" if (adapter_dir("cotherapist") / "manifest.json").is_file() else "prompted"
+    second = "cotherapist" if has_adapter("cotherapist", resolve(model).name) else "prompted"
     log(f"[demo] psychometric profiles (base vs {second}, {size.personas} personas x {size.variants} variants, "
         "2 forms)…", file=sys.stderr)
     r = compare_configs(["base", second], model=model, personas=size.personas, n_variants=size.variants,

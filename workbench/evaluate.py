@@ -100,7 +100,12 @@ def ensure_adapter_model(model: str | None = None, *, train_missing: bool = Fals
     base = resolve(model).name
     adir = finetune.adapter_dir(ADAPTER)
     how = f"workbench finetune --name {ADAPTER}" + (f" --model {model}" if model else "")
-    if not (adir / "manifest.json").is_file():
+    if not finetune.has_adapter(ADAPTER, base):
+        if finetune.has_adapter(ADAPTER) and not train_missing:
+            other = finetune.read_manifest(ADAPTER).get("base_model")
+            raise WorkbenchError(f"The adapter {ADAPTER!r} was trained on {other!r}, but this evaluation compares "
+                                 f"against {base!r}.", where=str(adir),
+                                 fix=f"train one on this model ({how}, or --train-missing) or pass --model {other}")
         if not train_missing:
             raise WorkbenchError(f"The lora and cotherapist configurations need the adapter {ADAPTER!r}, "
                                  "which has not been trained.", where=str(adir),
@@ -108,11 +113,6 @@ def ensure_adapter_model(model: str | None = None, *, train_missing: bool = Fals
         r = finetune.train(finetune.TrainConfig(name=ADAPTER, model=model), cancel=cancel)
         if r.status != "done":
             return None
-    manifest = finetune.read_manifest(ADAPTER)
-    if manifest.get("base_model") != base:
-        raise WorkbenchError(f"The adapter {ADAPTER!r} was trained on {manifest.get('base_model')!r}, but this "
-                             f"evaluation compares against {base!r}.", where=str(adir),
-                             fix=f"retrain it on this model ({how}) or pass --model {manifest.get('base_model')}")
     return finetune.merged_model(ADAPTER)
 
 

@@ -166,3 +166,17 @@ def test_cli_evaluate(setup, tmp_path, capsys):
     summary = json.loads((out / "summary.json").read_text())
     assert set(summary["configs"]) == {"base", "lora"} and summary["done"] == 2
     assert "tbars_mean" in capsys.readouterr().out
+
+
+def test_the_shipped_adapter_is_not_used_for_another_model(tmp_path, monkeypatch):
+    """The package ships the default model's adapter; evaluating tiny-llama with nothing trained says whose it
+    is and how to get one, instead of merging it into a model of another shape."""
+    from workbench import finetune
+    from workbench.evaluate import ensure_adapter_model
+
+    monkeypatch.setenv("WORKBENCH_EXPORTS", str(tmp_path))
+    assert finetune.adapter_dir("cotherapist") == finetune.shipped_dir("cotherapist")
+    assert finetune.has_adapter("cotherapist") and not finetune.has_adapter("cotherapist", "tiny-llama")
+    with pytest.raises(WorkbenchError) as e:
+        ensure_adapter_model("tiny-llama")
+    assert "trained on 'smollm2-135m-instruct'" in e.value.what and "--train-missing" in e.value.fix
