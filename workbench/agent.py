@@ -1,15 +1,15 @@
 """The coTherapist reasoning loop, one traced span per step:
 
-screen → understand → plan → retrieve (risk-aware) → facts → drafts → choose → critique → revise (kept only
-when it helps) → final screen. Any step can be switched off, so one agent gives the ablation configurations
-(base, prompted, rag, full). Clinical policy is enforced here, not left to the model: a risk disclosure gets
-the escalation resources first, whatever the model wrote; imminent risk to the speaker gets the escalation and
-a fixed follow-up with no model call at all; a draft that the final screen flags (a diagnosis, a dose, wording
-that voices or invites harm) is replaced rather than shown (``safety.guard_reply``).
+screen → understand → plan → retrieve (risk-aware) → facts → drafts → choose → critique → revise (asked for
+with ``revise=True``, kept only when it helps) → final screen. Any step can be switched off, so one agent gives
+the ablation configurations (base, prompted, rag, full). Clinical policy is enforced here, not left to the
+model: a risk disclosure gets the escalation resources first, whatever the model wrote; imminent risk to the
+speaker gets the escalation and a fixed follow-up with no model call at all; a draft that the final screen
+flags (a diagnosis, a dose, wording that voices or invites harm) is replaced rather than shown
+(``safety.guard_reply``).
 
-Built for a 135M model: it gets a few short numbered facts rather than card text (``grounding``), and several
-drafts are judged by the T-BARS coders, the facts they use and the rule checks (``drafts``) rather than
-trusting one.
+Built for a 135M model: it gets a few short numbered facts rather than card text (``grounding``), and a sampled
+second draft stands by for when the greedy one loops or crosses the scope line (``drafts``).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ class AgentConfig:
     screen: bool = True       # safety screen before and after generation
     retrieve: bool = True     # ground the draft in knowledge cards
     critique: bool = True     # T-BARS rule checks on the draft
-    revise: bool = True       # one bounded revision when the critique finds problems
+    revise: bool = False      # a revision when the critique finds problems: off, as it was kept for 1 of 80 (#17)
     max_revisions: int = 1
     persona: str = "cotherapist"
     k: int = 3

@@ -54,7 +54,7 @@ def _agent_section(report, model, out: Path, log, size: DemoSize) -> None:
         log("[demo] building the knowledge index…", file=sys.stderr)
         retrieval.ensure_index()
     agent = Agent(model, config=AgentConfig(max_new_tokens=size.max_new_tokens))
-    report.heading("2 · The agent loop: screen, retrieve, draft, critique, revise, screen")
+    report.heading("2 · The agent loop: screen, retrieve, facts, drafts, choose, critique, screen")
     report.text("Each answer below comes with its trace: click a span to see its inputs, outputs, prompt and "
                 "tokens. Guardrail decisions are highlighted; a risk disclosure gets the escalation resources "
                 "first, by policy.", cls="note")

@@ -7,11 +7,12 @@ Configurations (each one an :class:`~workbench.agent.AgentConfig` preset on a mo
 ``prompted``    preset ``prompted``           the coTherapist prompt, no retrieval, no safety
 ``lora``        preset ``prompted``           as ``prompted``, on the merged adapter ``cotherapist``
 ``rag``         preset ``rag``                ``prompted`` + retrieval with citations (base model)
-``cotherapist`` preset ``cotherapist``        the full agent (safety, retrieval, critique, revise)
+``cotherapist`` preset ``cotherapist``        the full agent (safety, facts, drafts, critique)
                                               on the merged adapter ``cotherapist``
 ==============  ============================  =====================================================
 
-``lora`` and ``cotherapist`` need the adapter trained by ``workbench finetune --name cotherapist``;
+``lora`` and ``cotherapist`` need the adapter ``cotherapist`` (shipped for the default model; for another, trained by
+``workbench finetune --name cotherapist --model …``);
 it is merged once into ``exports/models/cotherapist`` so the model registry loads it by name.
 
 Per (query, configuration) the run saves the response, its trace and its scores, one

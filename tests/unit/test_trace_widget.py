@@ -15,7 +15,7 @@ from workbench.trace import Tracer
 @pytest.fixture(scope="module")
 def traces():
     retrieval.build_index()
-    agent = Agent("tiny-llama", config=AgentConfig(max_new_tokens=16))
+    agent = Agent("tiny-llama", config=AgentConfig(max_new_tokens=16, revise=True))
     return [agent.run("My client keeps skipping homework. Ideas?"),
             agent.run("I'm going to kill myself tonight, I have the pills here.")]
 
