@@ -38,3 +38,30 @@ def test_a_bad_request_fails_only_its_caller(tiny):
         assert [f.result().text for f in good] == [tiny.chat(_msgs(q), max_new_tokens=6).text for q in ASKS[:2]]
         with pytest.raises(WorkbenchError, match="context window"):
             bad.result()
+
+
+def test_a_long_stream_of_requests_gets_whole_answers(tiny):
+    """Requests that join one serve() as rows free up each get their own ticket: the Batcher once named them by
+    id(future), a finished future's id came back for a new one, and that row ended after its first token."""
+    asks = [f"{q} ({i})" for i in range(6) for q in ASKS]
+    alone = {q: tiny.chat(_msgs(q), max_new_tokens=8) for q in asks}
+    batcher = Batcher(tiny, batch_size=2, wait_s=0.05)
+    with ThreadPoolExecutor(3) as pool:  # each thread asks again once answered, as an agent does
+        got = dict(zip(asks, pool.map(lambda q: batcher.chat(_msgs(q), max_new_tokens=8), asks), strict=True))
+    assert len(batcher.batches) < len(asks)  # requests met: several per serve() call
+    for q in asks:
+        assert (got[q].text, got[q].completion_tokens) == (alone[q].text, alone[q].completion_tokens), q
+
+
+def test_serve_refuses_a_ticket_used_twice(tiny):
+    ids = tiny.encode_chat(_msgs("hi"), max_new_tokens=4)
+    given, delivered = [], []
+
+    def take(free):
+        if len(given) < 2 and (not given or delivered):
+            given.append(7)
+            return [(7, ids)]
+        return []
+
+    with pytest.raises(ValueError, match="ticket 7 was used before"):
+        tiny.serve(take, lambda t, c: delivered.append(t), max_new_tokens=4, batch_size=2)

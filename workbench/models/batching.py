@@ -11,6 +11,7 @@ do not depend on which requests happened to share a batch.
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from concurrent.futures import Future
@@ -58,6 +59,8 @@ class Batcher:
         join as rows free up."""
         tickets: dict[int, Future] = {}
         taken = 0
+        numbers = itertools.count()  # not id(future): a finished future's id is reused by a new one, whose row
+        # serve() then took for finished after its first token (1-token answers in evaluations, #17)
 
         def take(free: int) -> list:
             nonlocal taken
@@ -72,8 +75,9 @@ class Batcher:
                 except Exception as exc:  # e.g. too long: its caller gets the error, the others go on
                     done.set_exception(exc)
                     continue
-                tickets[id(done)] = done
-                got.append((id(done), ids))
+                ticket = next(numbers)
+                tickets[ticket] = done
+                got.append((ticket, ids))
             taken += len(got)
             return got
 

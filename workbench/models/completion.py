@@ -103,13 +103,19 @@ class Answering:
         """Decode conversations as they arrive, up to ``batch_size`` per step: ``take(free)`` returns up to
         ``free`` new (ticket, token ids) pairs (``encode_chat``'s ids) and is asked before every step;
         ``deliver(ticket, Completion)`` gets each answer as it ends. Returns once ``take`` gives none and no
-        row is decoding, or on ``cancel`` (the rows decoding are delivered as cancelled)."""
+        row is decoding, or on ``cancel`` (the rows decoding are delivered as cancelled).
+
+        A ticket names one conversation for the whole call: one used before is refused, since a finished
+        ticket stays marked finished and a new row under it would end after its first token."""
         live: dict = {}  # ticket -> [Answer, prompt tokens, start time, prefill seconds]
         finished: set = set()
 
         def taking(free: int) -> list:
             got = take(free)
             for ticket, ids in got:
+                if ticket in live or ticket in finished:
+                    raise ValueError(f"serve(): ticket {ticket!r} was used before in this call; give each "
+                                     "conversation a ticket of its own")
                 live[ticket] = [Answer(self.tokenizer, stop), len(ids), time.perf_counter(), 0.0]
             return got
 
