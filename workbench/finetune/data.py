@@ -101,18 +101,19 @@ def with_system(dialogues, how: str) -> list[list[dict]]:
     if how == "persona":
         from workbench.corpora import load_prompts
 
-        text = load_prompts()["cotherapist"].text
-        prompt = lambda first: text  # noqa: E731
+        persona = load_prompts()["cotherapist"].text
     else:
         from workbench.agent import Retriever, draft_prompt
 
         retriever = Retriever()
-        prompt = lambda first: draft_prompt(first, retriever=retriever)  # noqa: E731
     out = []
     for d in dialogues:
+        if d.messages and d.messages[0]["role"] == "system":
+            out.append(d.messages)
+            continue
         first = next((m["content"] for m in d.messages if m["role"] == "user"), "")
-        out.append(d.messages if d.messages and d.messages[0]["role"] == "system"
-                   else [{"role": "system", "content": prompt(first)}] + d.messages)
+        system = persona if how == "persona" else draft_prompt(first, retriever=retriever)
+        out.append([{"role": "system", "content": system}] + d.messages)
     return out
 
 
