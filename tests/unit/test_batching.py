@@ -1,6 +1,7 @@
 """Concurrent chat calls decoded together (models.batching.Batcher), on the tiny model: each caller gets what
 chat gives alone, requests with the same settings share a batch, and one bad request fails only its caller."""
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
@@ -25,6 +26,9 @@ def test_threads_get_their_own_answers_decoded_together(tiny):
         odd = pool.submit(batcher.chat, _msgs(ASKS[0]), max_new_tokens=12, temperature=1.0, seed=3)
         assert dict(zip(ASKS, got, strict=True)) == alone
         assert odd.result().text == sampled  # other settings: a batch of its own, same answer
+    deadline = time.monotonic() + 30  # a serve() call counts its requests after handing over the last answer
+    while sum(batcher.batches) < len(ASKS) + 1 and time.monotonic() < deadline:
+        time.sleep(0.01)
     assert sum(batcher.batches) == len(ASKS) + 1 and max(batcher.batches) > 1  # requests per serve() call
     assert batcher.name == tiny.name and batcher.backend == "torch"  # the rest is the generator's
 
