@@ -45,15 +45,16 @@ class AgentConfig:
     grounding: str = "facts"  # facts: the cards' short points, reranked; text: the retrieved card text
     facts: int = 5            # how many facts the model sees
     candidates: int = 2       # drafts to write (the first greedy, the others sampled) and choose among
+    no_repeat_ngram: int = 3  # a draft never repeats a 3-gram of its own: greedy drafts looped (#17); 0 = off
 
     @classmethod
     def preset(cls, name: str) -> AgentConfig:
         """The ablation ladder of the evaluation: base, prompted, rag, cotherapist (full)."""
+        plain = dict(critique=False, revise=False, candidates=1, no_repeat_ngram=0)  # one greedy draft, as is
         presets = {
-            "base": dict(screen=False, retrieve=False, critique=False, revise=False, candidates=1,
-                         persona="baseline"),
-            "prompted": dict(screen=False, retrieve=False, critique=False, revise=False, candidates=1),
-            "rag": dict(screen=False, critique=False, revise=False, candidates=1),
+            "base": dict(plain, screen=False, retrieve=False, persona="baseline"),
+            "prompted": dict(plain, screen=False, retrieve=False),
+            "rag": dict(plain, screen=False),
             "cotherapist": {},
         }
         if name not in presets:
@@ -155,11 +156,13 @@ class Agent:
              cancel=None) -> str:
         with tracer.span(name, "llm", {"messages": messages}) as s:
             c = self.gen.chat(messages, max_new_tokens=self.config.max_new_tokens, truncate="oldest",
-                              temperature=temperature, seed=seed, cancel=cancel)
+                              temperature=temperature, seed=seed, cancel=cancel,
+                              no_repeat_ngram=self.config.no_repeat_ngram)
             s.outputs["text"] = c.text
             s.attributes.update(model=c.model, backend=c.backend, messages=messages, prompt_tokens=c.prompt_tokens,
                                 completion_tokens=c.completion_tokens, tokens_per_s=round(c.tokens_per_s, 1),
-                                finish_reason=c.finish_reason, temperature=temperature, seed=seed)
+                                finish_reason=c.finish_reason, temperature=temperature, seed=seed,
+                                no_repeat_ngram=self.config.no_repeat_ngram)
             return c.text
 
     def run(self, query: str, *, progress=None, cancel=None) -> Trace | None:
@@ -307,6 +310,6 @@ def replay(trace: Trace, user_text: str | None = None, *, progress=None, cancel=
     if root is None or llm is None:
         raise WorkbenchError("This trace has no agent run with a model call, so there is nothing to replay.",
                              fix="pick a trace written by Agent.run")
-    config = AgentConfig(**root.attributes.get("config", {}))
+    config = AgentConfig(**{"no_repeat_ngram": 0, **root.attributes.get("config", {})})  # older traces: none
     agent = Agent(llm.attributes["model"], llm.attributes.get("backend", "torch"), config=config)
     return agent.run(trace.query if user_text is None else user_text, progress=progress, cancel=cancel)

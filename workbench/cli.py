@@ -72,7 +72,7 @@ def _chat(args) -> int:
     messages.append({"role": "user", "content": args.message})
     gen = get_generator(args.model, progress=lambda m: print(m, file=sys.stderr))
     for piece in gen.stream(messages, max_new_tokens=args.max_new_tokens, temperature=args.temperature,
-                            seed=args.seed):
+                            seed=args.seed, no_repeat_ngram=args.no_repeat_ngram):
         print(piece, end="", flush=True)
     c = gen.last
     print()
@@ -280,6 +280,8 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--max-new-tokens", type=int, default=256)
     s.add_argument("--temperature", type=float, default=0.0)
     s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--no-repeat-ngram", type=int, default=0, metavar="N",
+                   help="never repeat an N-gram of the answer's own tokens (N >= 2; 0 = off)")
     s.set_defaults(func=_chat)
 
     s = sub.add_parser("demo", help="run the demo pipeline and write a self-contained HTML report")

@@ -157,6 +157,16 @@ def test_candidates_are_judged_and_the_best_is_kept():
     assert t.span("screen_output").inputs["text"] == drafts[best]
 
 
+def test_drafts_decode_without_repeating_themselves_when_asked():
+    """``no_repeat_ngram`` reaches the model: each draft is what ``chat`` gives with that setting."""
+    agent = Agent("tiny-llama", config=AgentConfig(candidates=1, max_new_tokens=96, no_repeat_ngram=3))
+    draft = agent.run("How do I start a thought record with a client?").span("draft")
+    assert draft.attributes["no_repeat_ngram"] == 3
+    messages = draft.attributes["messages"]
+    want = agent.gen.chat(messages, max_new_tokens=96, truncate="oldest", no_repeat_ngram=3).text
+    assert draft.outputs["text"] == want != agent.gen.chat(messages, max_new_tokens=96, truncate="oldest").text
+
+
 def test_progress_and_stop():
     import threading
 

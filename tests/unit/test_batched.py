@@ -7,6 +7,7 @@ import pytest
 
 from workbench.models import onnx_export as export
 from workbench.models import onnx_graph
+from workbench.models.generate import repeat_bans
 from workbench.models.onnx import OnnxGenerator
 
 ASKS = ["How do I start a thought record with a client?", "hi", "What could I say to a client who cancels often?",
@@ -89,3 +90,29 @@ def test_unfused_graph_decodes_rows_through_the_shared_loop(tiny, tmp_path, monk
     assert not gen.shared_kv
     want = [tiny.chat(c, max_new_tokens=12).text for c in CONVERSATIONS[:3]]
     assert [c.text for c in gen.chat_many(CONVERSATIONS[:3], max_new_tokens=12)] == want
+
+
+def test_repeat_bans_names_the_tokens_that_would_repeat_an_ngram():
+    assert repeat_bans([1, 2, 3, 1, 2], 3) == [3]          # "1 2" was followed by 3 once
+    assert repeat_bans([1, 2, 3, 1, 2, 4, 1, 2], 3) == [3, 4]
+    assert repeat_bans([5, 5, 5], 2) == [5]
+    assert repeat_bans([1, 2, 3, 1, 2], 0) == [] and repeat_bans([1, 2], 3) == []
+
+
+def _ngrams(tokens, n):
+    return [tuple(tokens[i:i + n]) for i in range(len(tokens) - n + 1)]
+
+
+def test_no_repeat_ngram_holds_alone_and_in_a_batch_on_both_backends(tiny, onnx_gens):
+    """No answer repeats a 3-gram of its own tokens; a batch gives each row what ``chat`` gives it alone."""
+    for gen in (tiny, onnx_gens["int8"]):
+        loops = 0
+        for c in CONVERSATIONS:
+            free = _ngrams([t for t, _ in gen._steps(gen.encode_chat(c), 48, 0.0, 0, None)], 3)
+            held = _ngrams([t for t, _ in gen._steps(gen.encode_chat(c), 48, 0.0, 0, None, 3)], 3)
+            loops += len(set(free)) < len(free)
+            assert len(set(held)) == len(held)
+        assert loops, "the tiny model repeats itself somewhere without the ban"
+        _, many = _same_as_alone(gen, n_tokens=48, no_repeat_ngram=3)
+        assert [m.text for m in many] != [m.text for m in gen.chat_many(CONVERSATIONS, max_new_tokens=48)]
+        _same_as_alone(gen, n_tokens=48, temperature=1.0, seed=5, no_repeat_ngram=3)

@@ -65,10 +65,10 @@ class Answer:
 
 class Answering:
     """``chat_many`` and ``serve`` for a backend that has ``encode_chat``, ``tokenizer``, ``name``, ``backend``
-    and ``_steps_many(take, max_new_tokens, temperature, seed, cancel, finished, batch_size)``."""
+    and ``_steps_many(take, max_new_tokens, temperature, seed, cancel, finished, batch_size, no_repeat)``."""
 
     def chat_many(self, conversations, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
-                  truncate="error", batch_size: int = 8, progress=None) -> list[Completion]:
+                  truncate="error", batch_size: int = 8, progress=None, no_repeat_ngram=0) -> list[Completion]:
         """``chat`` for many conversations, decoding up to ``batch_size`` of them per step.
 
         Decoding a small model on a CPU is bound by reading its weights, so one step for eight rows costs
@@ -91,7 +91,7 @@ class Answering:
                 progress(sum(r is not None for r in results), len(results))
 
         self.serve(take, deliver, max_new_tokens=max_new_tokens, temperature=temperature, seed=seed, stop=stop,
-                   cancel=cancel, batch_size=batch_size)
+                   cancel=cancel, batch_size=batch_size, no_repeat_ngram=no_repeat_ngram)
         for i in waiting:  # never started: stopped before their turn
             never = Answer(self.tokenizer, stop)
             never.finish = "cancelled"
@@ -99,7 +99,7 @@ class Answering:
         return results
 
     def serve(self, take, deliver, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
-              batch_size: int = 8) -> None:
+              batch_size: int = 8, no_repeat_ngram: int = 0) -> None:
         """Decode conversations as they arrive, up to ``batch_size`` per step: ``take(free)`` returns up to
         ``free`` new (ticket, token ids) pairs (``encode_chat``'s ids) and is asked before every step;
         ``deliver(ticket, Completion)`` gets each answer as it ends. Returns once ``take`` gives none and no
@@ -125,7 +125,7 @@ class Answering:
             deliver(ticket, answer.completion(self, n, prefill, time.perf_counter() - started))
 
         for step, joined in self._steps_many(taking, max_new_tokens, temperature, seed, cancel, finished,
-                                             max(1, batch_size)):
+                                             max(1, batch_size), no_repeat_ngram):
             for ticket, seconds in joined.items():
                 live[ticket][3] = seconds
             for ticket, tok in step.items():

@@ -16,7 +16,7 @@ from workbench.models.attention import NAME as ATTENTION
 from workbench.models.attention import grouped_query_sdpa
 from workbench.models.completion import Answer, Answering, Completion
 
-__all__ = ["ROLES", "Completion", "Generator", "TorchGenerator", "check_messages"]
+__all__ = ["ROLES", "Completion", "Generator", "TorchGenerator", "check_messages", "repeat_bans"]
 
 ROLES = ("system", "user", "assistant")
 
@@ -26,12 +26,14 @@ class Generator(Protocol):
     name: str
     backend: str
 
-    def chat(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None) -> Completion: ...
+    def chat(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None,
+             no_repeat_ngram=0) -> Completion: ...
 
     def chat_many(self, conversations, *, max_new_tokens=256, temperature=0.0, seed=0,
-                  stop=None) -> list[Completion]: ...
+                  stop=None, no_repeat_ngram=0) -> list[Completion]: ...
 
-    def stream(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None) -> Iterator[str]: ...
+    def stream(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None,
+               no_repeat_ngram=0) -> Iterator[str]: ...
 
     def score_options(self, messages, options: Sequence[str]) -> list[float]: ...
 
@@ -62,6 +64,18 @@ def check_messages(messages) -> list[dict]:
             fix="type a question or statement for the model to answer",
         )
     return out
+
+
+def repeat_bans(tokens: Sequence[int], n: int) -> list[int]:
+    """The tokens that would complete an n-gram the answer already holds (none when ``n`` < 2).
+
+    Banning them keeps a small model's greedy decoding out of the loops it falls into (a sentence said five
+    times). Only the answer's own tokens count, so a fact in the prompt may still be quoted."""
+    if n < 2 or len(tokens) < n:
+        return []
+    tail = list(tokens[len(tokens) - n + 1:])
+    return list(dict.fromkeys(tokens[i + n - 1] for i in range(len(tokens) - n + 1)
+                              if list(tokens[i:i + n - 1]) == tail))
 
 
 class TorchGenerator(Answering):
@@ -96,19 +110,24 @@ class TorchGenerator(Answering):
             del messages[first]
 
     # ---- generation ---------------------------------------------------------------------------
-    def _pick(self, logits, temperature: float, rng):
+    def _pick(self, logits, temperature: float, rng, bans=()):
         import torch
 
+        if bans:
+            logits = logits.clone()
+            logits[list(bans)] = float("-inf")
         if temperature <= 0:
             return int(torch.argmax(logits))
         probs = torch.softmax(logits.float() / temperature, dim=-1)
         return int(torch.multinomial(probs, 1, generator=rng))
 
-    def _steps(self, ids: list[int], max_new_tokens: int, temperature: float, seed: int, cancel):
-        """Yield (token_id, prefill_s) lazily; stops at an end-of-turn token."""
+    def _steps(self, ids: list[int], max_new_tokens: int, temperature: float, seed: int, cancel,
+               no_repeat: int = 0):
+        """Yield (token_id, prefill_s) lazily; stops at an end-of-turn token. ``no_repeat``: see
+        ``repeat_bans``."""
         import torch
 
-        rng = torch.Generator().manual_seed(seed)
+        rng, said = torch.Generator().manual_seed(seed), []
         with torch.inference_mode():
             t0 = time.perf_counter()
             out = self.model(input_ids=torch.tensor([ids]), use_cache=True, logits_to_keep=1)
@@ -116,16 +135,17 @@ class TorchGenerator(Answering):
             for _ in range(max_new_tokens):
                 if cancel is not None and cancel.is_set():
                     return
-                tok = self._pick(out.logits[0, -1], temperature, rng)
+                tok = self._pick(out.logits[0, -1], temperature, rng, repeat_bans(said, no_repeat))
                 if tok in self.stop_ids:
                     return
+                said.append(tok)
                 yield tok, prefill
                 out = self.model(
                     input_ids=torch.tensor([[tok]]), past_key_values=out.past_key_values, use_cache=True
                 )
 
     def _steps_many(self, take, max_new_tokens: int, temperature: float, seed: int, cancel, finished: set,
-                    batch_size: int):
+                    batch_size: int, no_repeat: int = 0):
         """Decode rows that come and go; yield ({ticket: token, or None at an end-of-turn token}, {ticket:
         prefill_s of the rows that joined before this step}) per step.
 
@@ -139,7 +159,7 @@ class TorchGenerator(Answering):
 
         pad = torch.nn.functional.pad
         cache = mask = logits = None
-        tickets, counts, rngs, pos = [], [], [], []
+        tickets, counts, rngs, pos, said = [], [], [], [], []
         with torch.inference_mode():
             while True:
                 if cancel is not None and cancel.is_set():
@@ -165,32 +185,36 @@ class TorchGenerator(Answering):
                     counts.append(0)
                     rngs.append(torch.Generator().manual_seed(seed))
                     pos.append(n)
+                    said.append([])
                     joined[ticket] = time.perf_counter() - t0
                 if not tickets:
                     return
-                toks, step = self._row_step(logits, tickets, temperature, rngs)
+                toks, step = self._row_step(logits, tickets, temperature, rngs, said, no_repeat)
                 yield step, joined
                 counts = [c + 1 for c in counts]
                 keep = [j for j, t in enumerate(tickets) if t not in finished and step[t] is not None
                         and counts[j] < max_new_tokens]
                 if not keep:
                     cache = mask = logits = None
-                    tickets, counts, rngs, pos = [], [], [], []
+                    tickets, counts, rngs, pos, said = [], [], [], [], []
                     continue
                 if len(keep) < len(tickets):
                     cache.batch_select_indices(torch.tensor(keep))
                     mask = mask[keep]
-                    tickets, counts, rngs, pos, toks = ([x[j] for j in keep]
-                                                        for x in (tickets, counts, rngs, pos, toks))
+                    tickets, counts, rngs, pos, toks, said = ([x[j] for j in keep]
+                                                              for x in (tickets, counts, rngs, pos, toks, said))
                 mask = torch.cat([mask, torch.ones((len(tickets), 1), dtype=torch.long)], dim=1)
                 out = self.model(input_ids=torch.tensor(toks)[:, None], attention_mask=mask,
                                  position_ids=torch.tensor(pos)[:, None], past_key_values=cache, use_cache=True)
                 cache, logits, pos = out.past_key_values, out.logits[:, -1], [p + 1 for p in pos]
 
-    def _row_step(self, logits, tickets: list, temperature: float, rngs):
+    def _row_step(self, logits, tickets: list, temperature: float, rngs, said: list, no_repeat: int):
         """Each decoding row's next token, and the step ``_steps_many`` yields: {ticket: token, or None at an
-        end-of-turn token}."""
-        toks = [self._pick(logits[j], temperature, rngs[j]) for j in range(len(tickets))]
+        end-of-turn token}. ``said[j]``, row j's tokens so far, gains the row's new token."""
+        toks = [self._pick(logits[j], temperature, rngs[j], repeat_bans(said[j], no_repeat))
+                for j in range(len(tickets))]
+        for row, tok in zip(said, toks, strict=True):
+            row.append(tok)
         return toks, {t: (None if k in self.stop_ids else k) for t, k in zip(tickets, toks, strict=True)}
 
     def greedy_tokens(self, ids: Sequence[int], k: int) -> list[int]:
@@ -206,12 +230,13 @@ class TorchGenerator(Answering):
             return self.model(input_ids=torch.tensor([list(ids)])).logits[0].float().numpy()
 
     def _generate(self, messages, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
-                  truncate="error"):
+                  truncate="error", no_repeat_ngram=0):
         ids = self.encode_chat(messages, max_new_tokens=max_new_tokens, truncate=truncate)
         answer = Answer(self.tokenizer, stop)
         prefill = 0.0
         t_start = time.perf_counter()
-        for tok, prefill in self._steps(ids, max_new_tokens, temperature, seed, cancel):  # noqa: B007 (read after)
+        for tok, prefill in self._steps(ids, max_new_tokens, temperature, seed, cancel,  # noqa: B007 (read after)
+                                        no_repeat_ngram):
             piece = answer.add(tok)
             if piece:
                 yield piece
@@ -222,13 +247,16 @@ class TorchGenerator(Answering):
         return self.last
 
     def stream(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
-               truncate="error") -> Iterator[str]:
+               truncate="error", no_repeat_ngram=0) -> Iterator[str]:
         """Yield text pieces as they are decoded; ``self.last`` holds the Completion afterwards."""
-        yield from self._generate(messages, max_new_tokens, temperature, seed, stop, cancel, truncate)
+        yield from self._generate(messages, max_new_tokens, temperature, seed, stop, cancel, truncate,
+                                  no_repeat_ngram)
 
     def chat(self, messages, *, max_new_tokens=256, temperature=0.0, seed=0, stop=None, cancel=None,
-             truncate="error") -> Completion:
-        gen = self._generate(messages, max_new_tokens, temperature, seed, stop, cancel, truncate)
+             truncate="error", no_repeat_ngram=0) -> Completion:
+        """One answer. ``no_repeat_ngram`` n ≥ 2 never repeats an n-gram of the answer (``repeat_bans``)."""
+        gen = self._generate(messages, max_new_tokens, temperature, seed, stop, cancel, truncate,
+                             no_repeat_ngram)
         while True:
             try:
                 next(gen)

@@ -21,7 +21,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from workbench.errors import WorkbenchError
-from workbench.models.generate import TorchGenerator
+from workbench.models.generate import TorchGenerator, repeat_bans
 from workbench.models.onnx_export import verify_export
 from workbench.models.onnx_graph import KV_SHARED
 
@@ -209,19 +209,23 @@ class OnnxGenerator(TorchGenerator):
         return (logits[-keep:] if keep else logits), past
 
     # ---- generation ---------------------------------------------------------------------------
-    def _pick(self, logits, temperature: float, rng):
+    def _pick(self, logits, temperature: float, rng, bans=()):
         np = self._np
+        if bans:
+            logits = logits.copy()
+            logits[list(bans)] = -np.inf
         if temperature <= 0:
             return int(logits.argmax())
         z = logits.astype(np.float64) / temperature
         p = np.exp(z - z.max())
         return int(rng.choice(len(p), p=p / p.sum()))
 
-    def _steps(self, ids: list[int], max_new_tokens: int, temperature: float, seed: int, cancel):
+    def _steps(self, ids: list[int], max_new_tokens: int, temperature: float, seed: int, cancel,
+               no_repeat: int = 0):
         """Yield (token_id, prefill_s) lazily, like TorchGenerator._steps, so ``greedy_tokens`` and the chat
         methods are inherited unchanged; sampling uses numpy's RNG, so sampled text differs from torch's
         for the same seed (greedy text does not)."""
-        rng = self._np.random.default_rng(seed)
+        rng, said = self._np.random.default_rng(seed), []
         with self._exclusive():  # released when the loop ends or the caller drops the generator
             t0 = time.perf_counter()
             self._grow(len(ids) + max_new_tokens)
@@ -231,9 +235,10 @@ class OnnxGenerator(TorchGenerator):
             for _ in range(max_new_tokens):
                 if cancel is not None and cancel.is_set():
                     return
-                tok = self._pick(logits[-1], temperature, rng)
+                tok = self._pick(logits[-1], temperature, rng, repeat_bans(said, no_repeat))
                 if tok in self.stop_ids:
                     return
+                said.append(tok)
                 yield tok, prefill
                 logits, past = self._forward((tok,), pos, keep=1, past=past)
                 pos += 1
@@ -261,16 +266,16 @@ class OnnxGenerator(TorchGenerator):
         return self._logits[:n]
 
     def _steps_many(self, take, max_new_tokens: int, temperature: float, seed: int, cancel, finished: set,
-                    batch_size: int):
+                    batch_size: int, no_repeat: int = 0):
         """TorchGenerator._steps_many on ONNX Runtime: each row is prefilled alone into a row of its own in the
         shared KV buffers, then the rows decode together. A row that leaves is overwritten by the batch's last
         row, so the rows decoding stay one block, and a new row joins at the end. Graphs without fused
         attention decode one row at a time."""
         np = self._np
         if not self.shared_kv:
-            yield from self._rows_one_by_one(take, max_new_tokens, temperature, seed, cancel, finished)
+            yield from self._rows_one_by_one(take, max_new_tokens, temperature, seed, cancel, finished, no_repeat)
             return
-        tickets, counts, rngs, lengths = [], [], [], []
+        tickets, counts, rngs, lengths, said = [], [], [], [], []
         logits = np.empty((0, self.vocab), dtype=np.float32)
         with self._exclusive():
             while True:
@@ -285,10 +290,11 @@ class OnnxGenerator(TorchGenerator):
                     counts.append(0)
                     rngs.append(np.random.default_rng(seed))
                     lengths.append(len(ids))
+                    said.append([])
                     joined[ticket] = time.perf_counter() - t0
                 if not tickets:
                     return
-                toks, step = self._row_step(logits, tickets, temperature, rngs)
+                toks, step = self._row_step(logits, tickets, temperature, rngs, said, no_repeat)
                 yield step, joined
                 counts = [c + 1 for c in counts]
                 for j in reversed(range(len(tickets))):  # highest first, so a moved row is never one that leaves
@@ -297,7 +303,7 @@ class OnnxGenerator(TorchGenerator):
                         if j != end:
                             for buf in self._kv:
                                 buf[j, :, :lengths[end]] = buf[end, :, :lengths[end]]
-                        for row in (tickets, counts, rngs, lengths, toks):
+                        for row in (tickets, counts, rngs, lengths, toks, said):
                             row[j] = row[end]
                             del row[end]
                 if tickets:  # a copy: the next row's prefill writes the same logits buffer
@@ -306,11 +312,11 @@ class OnnxGenerator(TorchGenerator):
                 else:
                     logits = logits[:0]
 
-    def _rows_one_by_one(self, take, max_new_tokens, temperature, seed, cancel, finished):
+    def _rows_one_by_one(self, take, max_new_tokens, temperature, seed, cancel, finished, no_repeat):
         """``_steps_many``'s contract through the single-row loop, for graphs whose cache is not one buffer."""
         while got := take(1):
             (ticket, ids), = got
-            steps, n = self._steps(ids, max_new_tokens, temperature, seed, cancel), 0
+            steps, n = self._steps(ids, max_new_tokens, temperature, seed, cancel, no_repeat), 0
             try:
                 for tok, prefill in steps:
                     n += 1
