@@ -19,13 +19,20 @@ __all__ = ["adapter_dir", "check_name", "has_adapter", "list_adapters", "load_wi
            "merged_model", "read_manifest", "shipped_dir", "trained_dir"]
 
 
+def _trained_root() -> Path:
+    return paths.exports_dir() / "adapters"
+
+
+_SHIPPED_ROOT = Path(__file__).parent / "shipped"
+
+
 def trained_dir(name: str) -> Path:
     """Where training writes adapter ``name``: exports/adapters/<name>."""
-    return paths.exports_dir() / "adapters" / name
+    return _trained_root() / name
 
 
 def shipped_dir(name: str) -> Path:
-    return Path(__file__).parent / "shipped" / name
+    return _SHIPPED_ROOT / name
 
 
 def adapter_dir(name: str) -> Path:
@@ -57,9 +64,13 @@ def check_name(name: str) -> None:
 
 def list_adapters() -> list[dict]:
     """The manifest of every adapter a name reaches, trained or shipped."""
-    names = {d.name for root in (trained_dir("x").parent, shipped_dir("x").parent) if root.is_dir()
-             for d in root.iterdir() if (d / "manifest.json").is_file()}
-    return [read_manifest(n) for n in sorted(names)]
+    return [read_manifest(n) for n in _names()]
+
+
+def _names() -> list[str]:
+    """Every adapter name with a manifest, trained here or shipped."""
+    return sorted({d.name for root in (_trained_root(), _SHIPPED_ROOT) if root.is_dir()
+                   for d in root.iterdir() if (d / "manifest.json").is_file()})
 
 
 def read_manifest(name: str) -> dict:
@@ -67,7 +78,7 @@ def read_manifest(name: str) -> dict:
     try:
         return json.loads(path.read_text())
     except (OSError, ValueError):
-        known = ", ".join(sorted(p.name for p in trained_dir(name).parent.glob("*"))) or "none yet"
+        known = ", ".join(_names()) or "none yet"
         fix = f"train it first: workbench finetune --name {name}   (adapters here: {known})"
         raise WorkbenchError(f"No adapter named {name!r}.", where=str(path.parent), fix=fix) from None
 
