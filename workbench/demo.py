@@ -27,13 +27,13 @@ AGENT_QUERIES = [
 
 @dataclass(frozen=True)
 class DemoSize:
-    """How much each stage does; the defaults are what ``make demo`` runs (about 9 minutes here)."""
+    """How much each stage does; the defaults are what ``make demo`` runs (about 12 minutes here)."""
 
     questions: int = len(SAMPLE_QUESTIONS)      # stage 1: the first N sample questions
     agent_queries: tuple[int, ...] = (0, 1, 2)  # stage 2: which AGENT_QUERIES the agent answers
     max_new_tokens: int = 160                   # stage 1 answers and stage 2 drafts
-    compare_queries: int = 3                    # stage 3: the first N shipped queries
-    compare_max_new_tokens: int = 120
+    compare_queries: int = 8                    # stage 3: the first N shipped queries (8: one batch)
+    compare_max_new_tokens: int = 160           # the evaluation's setting
     personas: int = 6                           # stage 4: respondents = max(1, personas) x variants
     variants: int = 4
 
@@ -80,7 +80,7 @@ def _comparison_section(report, model, out: Path, log, size: DemoSize) -> None:
     rather than training for minutes unasked.
     """
     from workbench.evaluate import evaluate
-    from workbench.finetune import has_adapter
+    from workbench.finetune import has_adapter, shipped_evaluation
     from workbench.models import resolve
     from workbench.report import dimension_bars
     from workbench.results import summary_frame
@@ -97,7 +97,15 @@ def _comparison_section(report, model, out: Path, log, size: DemoSize) -> None:
                     "`workbench finetune --name cotherapist --model …`, then `make demo` again.", cls="note")
     report.table(summary_frame(run.summary))
     report.figure(dimension_bars(run.summary))
-    report.text(f"Every response, trace and score: {run.out_dir}", cls="note")
+    report.text(f"Every response, trace and score: {run.out_dir}. A few queries give wide intervals: key points "
+                "in particular move with every query.", cls="note")
+    stored = shipped_evaluation("cotherapist") if full else None
+    if stored:
+        report.heading("The full evaluation, stored with the shipped adapter")
+        report.text(f"{stored['about']} Measured {stored['measured']}.", cls="note")
+        for title, summary in stored["runs"].items():
+            report.text(title)
+            report.table(summary_frame(summary))
 
 
 def _profile_section(report, model, out: Path, log, size: DemoSize) -> None:

@@ -61,3 +61,17 @@ def test_the_adapter_loads_on_the_default_model_and_changes_it(fresh):
     answer = TorchGenerator(tuned, tok, "cotherapist").chat(
         "My client cancels every time we plan an exposure exercise. How can I respond?", max_new_tokens=40)
     assert len(answer.text.split()) >= 10
+
+
+def test_the_stored_evaluation_is_this_adapters_and_a_trained_one_has_none(fresh):
+    """``evaluation.json`` (what ``make demo`` shows beside its small run) was measured with these weights:
+    retraining the adapter fails here until it is measured again."""
+    ev = ft.shipped_evaluation("cotherapist")
+    assert ev["adapter_sha256"] == sha256_file(ft.shipped_dir("cotherapist") / "adapter_model.safetensors")
+    for title, summary in ev["runs"].items():
+        assert summary["status"] == "done" and {"base", "cotherapist"} <= set(summary["configs"]), title
+        assert summary["configs"]["cotherapist"]["diff_vs_base"]["n"] == summary["configs"]["base"]["n"] >= 60
+    own = ft.trained_dir("cotherapist")
+    own.mkdir(parents=True)
+    (own / "manifest.json").write_text("{}")
+    assert ft.shipped_evaluation("cotherapist") is None  # its numbers are not this adapter's

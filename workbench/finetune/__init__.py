@@ -18,6 +18,7 @@ from workbench.finetune.adapters import (
     merged_model,
     read_manifest,
     shipped_dir,
+    shipped_evaluation,
     trained_dir,
 )
 from workbench.finetune.data import (
@@ -45,5 +46,5 @@ from workbench.finetune.train import (
 __all__ = ["IGNORE", "SYSTEMS", "Checkpoint", "Example", "TrainConfig", "TrainResult", "adapter_dir",
            "checkpoint_history", "collate", "encode_dialogue", "has_adapter", "length_batches", "list_adapters",
            "load_examples", "load_with_adapter", "lora_config", "loss_on_labels", "merge", "merged_model",
-           "output_cross_entropy", "read_manifest", "remaining_s", "run_dir", "shipped_dir", "train", "trained_dir",
-           "with_system"]
+           "output_cross_entropy", "read_manifest", "remaining_s", "run_dir", "shipped_dir", "shipped_evaluation",
+           "train", "trained_dir", "with_system"]

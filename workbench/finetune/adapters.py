@@ -16,7 +16,7 @@ from workbench.errors import WorkbenchError
 from workbench.io import atomic_dir, write_json
 
 __all__ = ["adapter_dir", "check_name", "has_adapter", "list_adapters", "load_with_adapter", "merge", "merged_dir",
-           "merged_model", "read_manifest", "shipped_dir", "trained_dir"]
+           "merged_model", "read_manifest", "shipped_dir", "shipped_evaluation", "trained_dir"]
 
 
 def _trained_root() -> Path:
@@ -71,6 +71,16 @@ def _names() -> list[str]:
     """Every adapter name with a manifest, trained here or shipped."""
     return sorted({d.name for root in (_trained_root(), _SHIPPED_ROOT) if root.is_dir()
                    for d in root.iterdir() if (d / "manifest.json").is_file()})
+
+
+def shipped_evaluation(name: str) -> dict | None:
+    """The evaluation stored with a shipped adapter (``evaluation.json``: its summaries against base), when the
+    adapter in use is that one: a small demo run has intervals too wide to show the effect, this does not.
+    None for an adapter trained here, or one shipped without it."""
+    path = shipped_dir(name) / "evaluation.json"
+    if adapter_dir(name) != shipped_dir(name) or not path.is_file():
+        return None
+    return json.loads(path.read_text())
 
 
 def read_manifest(name: str) -> dict:
