@@ -27,7 +27,7 @@ AGENT_QUERIES = [
 
 @dataclass(frozen=True)
 class DemoSize:
-    """How much each stage does; the defaults are what ``make demo`` runs (about 12 minutes here)."""
+    """How much each stage does; the defaults are what ``make demo`` runs (about 6 minutes on two Xeon cores)."""
 
     questions: int = len(SAMPLE_QUESTIONS)      # stage 1: the first N sample questions
     agent_queries: tuple[int, ...] = (0, 1, 2)  # stage 2: which AGENT_QUERIES the agent answers

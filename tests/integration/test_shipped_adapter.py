@@ -3,6 +3,7 @@ manifest, and loaded onto the real default model."""
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import asdict
 
 import pytest
@@ -65,13 +66,14 @@ def test_the_adapter_loads_on_the_default_model_and_changes_it(fresh):
 
 def test_the_stored_evaluation_is_this_adapters_and_a_trained_one_has_none(fresh):
     """``evaluation.json`` (what ``make demo`` shows beside its small run) was measured with these weights:
-    retraining the adapter fails here until it is measured again."""
+    retraining the adapter fails here until it is measured again; an adapter trained here to other weights has none."""
     ev = ft.shipped_evaluation("cotherapist")
     assert ev["adapter_sha256"] == sha256_file(ft.shipped_dir("cotherapist") / "adapter_model.safetensors")
     for title, summary in ev["runs"].items():
         assert summary["status"] == "done" and {"base", "cotherapist"} <= set(summary["configs"]), title
         assert summary["configs"]["cotherapist"]["diff_vs_base"]["n"] == summary["configs"]["base"]["n"] >= 60
     own = ft.trained_dir("cotherapist")
-    own.mkdir(parents=True)
-    (own / "manifest.json").write_text("{}")
-    assert ft.shipped_evaluation("cotherapist") is None  # its numbers are not this adapter's
+    shutil.copytree(ft.shipped_dir("cotherapist"), own)  # trained here to the same weights: still its numbers
+    assert ft.shipped_evaluation("cotherapist") == ev
+    (own / "adapter_model.safetensors").write_bytes(b"other weights")
+    assert ft.shipped_evaluation("cotherapist") is None

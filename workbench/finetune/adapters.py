@@ -75,12 +75,15 @@ def _names() -> list[str]:
 
 def shipped_evaluation(name: str) -> dict | None:
     """The evaluation stored with a shipped adapter (``evaluation.json``: its summaries against base), when the
-    adapter in use is that one: a small demo run has intervals too wide to show the effect, this does not.
-    None for an adapter trained here, or one shipped without it."""
-    path = shipped_dir(name) / "evaluation.json"
-    if adapter_dir(name) != shipped_dir(name) or not path.is_file():
+    adapter in use has the weights it was measured with: a small demo run has intervals too wide to show the
+    effect, this does not. None for other weights, or an adapter shipped without one."""
+    from workbench.io import sha256_file
+
+    path, weights = shipped_dir(name) / "evaluation.json", adapter_dir(name) / "adapter_model.safetensors"
+    if not path.is_file() or not weights.is_file():
         return None
-    return json.loads(path.read_text())
+    stored = json.loads(path.read_text())
+    return stored if stored.get("adapter_sha256") == sha256_file(weights) else None
 
 
 def read_manifest(name: str) -> dict:
