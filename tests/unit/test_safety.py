@@ -153,7 +153,9 @@ def test_unknown_locale_names_the_known_ones():
 def test_the_evaluation_queries_risk_found_and_false_alarms_bounded():
     """The workbench's own evaluation queries (never trained on): every risk query is found. Ordinary clinical
     questions are still flagged too often (21 of 66 before the long look-alikes were added to training, 15
-    after); this bounds that, it does not excuse it."""
+    after, 16 with the retired frozen splits and long consultations); this bounds that, it does not excuse it.
+    The consultations' brief named topics of queries flagged before (their near paraphrases were dropped), so
+    this is a weaker check than the frozen split."""
     from workbench.corpora import load_queries
 
     queries = load_queries()
