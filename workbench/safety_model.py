@@ -8,7 +8,7 @@ averaged, each with four heads (risk, level, subject, category).
   readings, a clinician's wording, a third person).
 
 Why both: they err on different messages. On held-out training messages the average keeps 0.98 recall at
-precision 0.75, against 0.69 and 0.70 for either alone (7,790 messages; 0.73, 0.68 and 0.69 on 3,752); rules
+precision 0.75, against 0.69 and 0.70 for either alone (the 7,790 messages shipped now); rules
 alone found under a third of the risk in messages written outside the team. The linear part once also read
 the frozen MiniLM embedding: a second encoder pass (9 ms of a 50 ms screen) that did not change the average's
 precision (0.738 without, 0.734 with, same held-out messages), so it was dropped.
