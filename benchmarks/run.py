@@ -76,6 +76,14 @@ def bench_decode() -> dict:
         best, p = max(faithful, key=lambda x: x[0])
         out |= {"decode_best_variant": p["variant"], "decode_speedup": round(best / torch_s["decode_tok_s"], 2),
                 "ppl_delta_pct": round(p["ppl_delta_pct"], 2)}
+        # One row's decoding reads every weight once per token, so this machine's bandwidth caps tokens/s: the
+        # speedup any variant of these weights could reach here, read at the full copy bandwidth.
+        bandwidth = _bandwidth_gb_s()
+        ceilings = {v["variant"]: bandwidth * 1e9 / _weight_bytes(r["export"].path(v["variant"]) / "model.onnx")
+                    for v in r["parity"] if v["passed"]}
+        out |= {"memory_bandwidth_gb_s": round(bandwidth, 1),
+                "decode_speedup_ceiling": round(max(ceilings.values()) / torch_s["decode_tok_s"], 2),
+                "decode_bw_fraction_best": round(best / ceilings[p["variant"]], 3)}
     return out
 
 
